@@ -1,0 +1,42 @@
+//! Convolution, transposed convolution, pooling and LRN.
+#![allow(unused_variables, unused_imports)]
+use crate::dtype::DType;
+use crate::error::OpError;
+use crate::op::*;
+use crate::tensor::Tensor;
+
+pub fn conv(a: &ConvAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+    Err(OpError::new("not implemented yet"))
+}
+
+pub fn conv_transpose(a: &ConvTransposeAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+    Err(OpError::new("not implemented yet"))
+}
+
+pub fn max_pool(pool: &PoolAttrs, storage_order: i64, inputs: &[Option<&Tensor>], n_outputs: usize) -> Result<Vec<Tensor>, OpError> {
+    Err(OpError::new("not implemented yet"))
+}
+
+pub fn average_pool(pool: &PoolAttrs, count_include_pad: bool, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+    Err(OpError::new("not implemented yet"))
+}
+
+pub fn lp_pool(pool: &PoolAttrs, p: f32, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+    Err(OpError::new("not implemented yet"))
+}
+
+pub fn global_average_pool(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+    Err(OpError::new("not implemented yet"))
+}
+
+pub fn global_max_pool(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+    Err(OpError::new("not implemented yet"))
+}
+
+pub fn global_lp_pool(p: f32, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+    Err(OpError::new("not implemented yet"))
+}
+
+pub fn lrn(alpha: f32, beta: f32, bias: f32, size: usize, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+    Err(OpError::new("not implemented yet"))
+}

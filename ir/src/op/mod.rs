@@ -1,0 +1,276 @@
+//! The op set: one enum, matched exhaustively everywhere (no `_ =>` over ops), so adding a
+//! variant makes the compiler list every place that must learn it.
+//!
+//! Ops take tensors as inputs and carry static attributes as typed data. Quantities that ONNX
+//! moved from attributes to inputs over its history (Reshape's shape, Slice's starts, Reduce's
+//! axes, Pad's pads, Clip's bounds...) are always inputs here; the importer turns old-opset
+//! attributes into constant inputs, so each op has one form.
+//!
+//! Attribute defaults follow the ONNX spec; an empty list (strides, pads, dilations) means "the
+//! default for the rank", resolved by the kernel once the rank is known.
+
+mod elementwise;
+mod index;
+mod layout;
+mod linalg;
+mod nn;
+mod norm;
+mod quant;
+mod reduce;
+
+pub use elementwise::{BinaryOp, UnaryOp};
+pub use index::{
+    CoordinateTransform, NearestMode, ResizeAttrs, ResizeMode, ScatterReduction, AspectRatioPolicy,
+};
+pub use layout::{DepthToSpaceMode, PadMode};
+pub use linalg::GemmAttrs;
+pub use nn::{AutoPad, ConvAttrs, ConvTransposeAttrs, PoolAttrs};
+pub use norm::{AttentionAttrs, LossReduction, SoftmaxKind};
+pub use quant::QuantAttrs;
+pub use reduce::{ArgKind, ReduceKind};
+
+use crate::dtype::DType;
+use crate::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+/// One operation of the IR. Inputs are listed per variant as `inputs:`; `?` marks optional ones.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    // ---- elementwise ----
+    /// inputs: x.
+    Unary(UnaryOp),
+    /// inputs: a, b (numpy broadcasting).
+    Binary(BinaryOp),
+    /// inputs: cond, a, b.
+    Where,
+    /// inputs: x, min?, max?.
+    Clip,
+    /// inputs: x.
+    Cast { to: DType, saturate: bool },
+    /// inputs: x, like (only its dtype is read).
+    CastLike { saturate: bool },
+
+    // ---- linear algebra ----
+    /// inputs: a, b (numpy matmul: batched, broadcasting, 1-D promotion).
+    MatMul,
+    /// inputs: a, b, c?.
+    Gemm(GemmAttrs),
+    /// inputs: one per operand of the equation.
+    Einsum { equation: String },
+    /// inputs: a, b, a_zero_point?, b_zero_point?; output i32.
+    MatMulInteger,
+    /// inputs: a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point.
+    QLinearMatMul,
+
+    // ---- convolution and pooling ----
+    /// inputs: x, w, b?.
+    Conv(ConvAttrs),
+    /// inputs: x, w, b?.
+    ConvTranspose(ConvTransposeAttrs),
+    /// inputs: x; outputs: y, indices?.
+    MaxPool { pool: PoolAttrs, storage_order: i64 },
+    /// inputs: x.
+    AveragePool { pool: PoolAttrs, count_include_pad: bool },
+    /// inputs: x.
+    LpPool { pool: PoolAttrs, p: f32 },
+    /// inputs: x.
+    GlobalAveragePool,
+    /// inputs: x.
+    GlobalMaxPool,
+    /// inputs: x.
+    GlobalLpPool { p: f32 },
+    /// inputs: x.
+    Lrn { alpha: f32, beta: f32, bias: f32, size: usize },
+
+    // ---- normalization, softmax, attention, losses ----
+    /// inputs: x. `coerce_2d` is the opset < 13 rule: flatten to 2-D at `axis` first.
+    Softmax { kind: SoftmaxKind, axis: i64, coerce_2d: bool },
+    /// inputs: x, scale, bias, mean, var (inference mode).
+    BatchNormalization { epsilon: f32 },
+    /// inputs: x, scale, bias.
+    InstanceNormalization { epsilon: f32 },
+    /// inputs: x, scale, bias?; outputs: y, mean?, inv_std_dev?.
+    LayerNormalization { axis: i64, epsilon: f32, stash_type: DType },
+    /// inputs: x, scale, bias.
+    GroupNormalization { num_groups: usize, epsilon: f32, stash_type: DType },
+    /// inputs: x, scale.
+    RmsNormalization { axis: i64, epsilon: f32, stash_type: DType },
+    /// inputs: x.
+    LpNormalization { axis: i64, p: i64 },
+    /// inputs: x.
+    MeanVarianceNormalization { axes: Vec<i64> },
+    /// inputs: q, k, v, attn_mask?, past_key?, past_value?, nonpad_kv_seqlen?;
+    /// outputs: y, present_key?, present_value?, qk_matmul_output?.
+    Attention(AttentionAttrs),
+    /// inputs: x, cos_cache, sin_cache, position_ids?.
+    RotaryEmbedding { interleaved: bool, num_heads: Option<usize>, rotary_embedding_dim: usize },
+    /// inputs: x, ratio?, training_mode?; outputs: y, mask?. Inference only.
+    Dropout,
+    /// inputs: input, target, weight?.
+    NegativeLogLikelihoodLoss { ignore_index: Option<i64>, reduction: LossReduction },
+    /// inputs: scores, labels, weights?; outputs: loss, log_prob?.
+    SoftmaxCrossEntropyLoss { ignore_index: Option<i64>, reduction: LossReduction },
+
+    // ---- reductions and scans ----
+    /// inputs: x, axes? (i64).
+    Reduce { kind: ReduceKind, keepdims: bool, noop_with_empty_axes: bool },
+    /// inputs: x; output i64 indices.
+    ArgReduce { kind: ArgKind, axis: i64, keepdims: bool, select_last_index: bool },
+    /// inputs: x, k; outputs: values, indices.
+    TopK { axis: i64, largest: bool, sorted: bool },
+    /// inputs: x, axis.
+    CumSum { exclusive: bool, reverse: bool },
+    /// inputs: x, axis.
+    CumProd { exclusive: bool, reverse: bool },
+
+    // ---- layout ----
+    /// inputs: data, shape (i64).
+    Reshape { allowzero: bool },
+    /// inputs: x. `perm: None` reverses the axes.
+    Transpose { perm: Option<Vec<usize>> },
+    /// inputs: x, axes? (i64).
+    Squeeze,
+    /// inputs: x, axes (i64).
+    Unsqueeze,
+    /// inputs: x.
+    Flatten { axis: i64 },
+    /// inputs: one or more tensors.
+    Concat { axis: i64 },
+    /// inputs: x, split? (i64); `num_outputs` equal parts when `split` is absent.
+    Split { axis: i64, num_outputs: usize },
+    /// inputs: data, starts, ends, axes?, steps?.
+    Slice,
+    /// inputs: x, shape.
+    Expand,
+    /// inputs: x, repeats.
+    Tile,
+    /// inputs: data, pads, constant_value?, axes?.
+    Pad { mode: PadMode },
+    /// inputs: x; output i64.
+    Shape { start: i64, end: Option<i64> },
+    /// inputs: x; output i64 scalar.
+    Size,
+    /// inputs: shape (i64). `value` is a one-element tensor.
+    ConstantOfShape { value: Tensor },
+    /// inputs: start, limit, delta.
+    Range,
+    /// inputs: x.
+    Identity,
+    /// inputs: x, k?.
+    Trilu { upper: bool },
+    /// inputs: x.
+    DepthToSpace { blocksize: usize, mode: DepthToSpaceMode },
+    /// inputs: x.
+    SpaceToDepth { blocksize: usize },
+    /// inputs: x. `dtype: None` keeps the input's dtype.
+    EyeLike { dtype: Option<DType>, k: i64 },
+
+    // ---- indexing ----
+    /// inputs: data, indices.
+    Gather { axis: i64 },
+    /// inputs: data, indices.
+    GatherElements { axis: i64 },
+    /// inputs: data, indices.
+    GatherNd { batch_dims: usize },
+    /// inputs: data, indices, updates.
+    ScatterElements { axis: i64, reduction: ScatterReduction },
+    /// inputs: data, indices, updates.
+    ScatterNd { reduction: ScatterReduction },
+    /// inputs: indices, depth, values.
+    OneHot { axis: i64 },
+    /// inputs: x; output i64 [rank, n].
+    NonZero,
+    /// inputs: x, roi?, scales?, sizes?.
+    Resize(ResizeAttrs),
+    /// inputs: x, condition (1-D bool).
+    Compress { axis: Option<i64> },
+    /// inputs: x, sequence_lens.
+    ReverseSequence { batch_axis: i64, time_axis: i64 },
+
+    // ---- quantization ----
+    /// inputs: x, y_scale, y_zero_point?.
+    QuantizeLinear(QuantAttrs),
+    /// inputs: x, x_scale, x_zero_point?.
+    DequantizeLinear(QuantAttrs),
+    /// inputs: x; outputs: y (u8), y_scale, y_zero_point.
+    DynamicQuantizeLinear,
+}
+
+impl Op {
+    /// A short name for messages and the text form's tables (`MatMul`, `Unary`, `Conv`...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Unary(u) => u.name(),
+            Op::Binary(b) => b.name(),
+            Op::Where => "Where",
+            Op::Clip => "Clip",
+            Op::Cast { .. } => "Cast",
+            Op::CastLike { .. } => "CastLike",
+            Op::MatMul => "MatMul",
+            Op::Gemm(_) => "Gemm",
+            Op::Einsum { .. } => "Einsum",
+            Op::MatMulInteger => "MatMulInteger",
+            Op::QLinearMatMul => "QLinearMatMul",
+            Op::Conv(_) => "Conv",
+            Op::ConvTranspose(_) => "ConvTranspose",
+            Op::MaxPool { .. } => "MaxPool",
+            Op::AveragePool { .. } => "AveragePool",
+            Op::LpPool { .. } => "LpPool",
+            Op::GlobalAveragePool => "GlobalAveragePool",
+            Op::GlobalMaxPool => "GlobalMaxPool",
+            Op::GlobalLpPool { .. } => "GlobalLpPool",
+            Op::Lrn { .. } => "LRN",
+            Op::Softmax { kind, .. } => kind.name(),
+            Op::BatchNormalization { .. } => "BatchNormalization",
+            Op::InstanceNormalization { .. } => "InstanceNormalization",
+            Op::LayerNormalization { .. } => "LayerNormalization",
+            Op::GroupNormalization { .. } => "GroupNormalization",
+            Op::RmsNormalization { .. } => "RMSNormalization",
+            Op::LpNormalization { .. } => "LpNormalization",
+            Op::MeanVarianceNormalization { .. } => "MeanVarianceNormalization",
+            Op::Attention(_) => "Attention",
+            Op::RotaryEmbedding { .. } => "RotaryEmbedding",
+            Op::Dropout => "Dropout",
+            Op::NegativeLogLikelihoodLoss { .. } => "NegativeLogLikelihoodLoss",
+            Op::SoftmaxCrossEntropyLoss { .. } => "SoftmaxCrossEntropyLoss",
+            Op::Reduce { kind, .. } => kind.name(),
+            Op::ArgReduce { kind, .. } => kind.name(),
+            Op::TopK { .. } => "TopK",
+            Op::CumSum { .. } => "CumSum",
+            Op::CumProd { .. } => "CumProd",
+            Op::Reshape { .. } => "Reshape",
+            Op::Transpose { .. } => "Transpose",
+            Op::Squeeze => "Squeeze",
+            Op::Unsqueeze => "Unsqueeze",
+            Op::Flatten { .. } => "Flatten",
+            Op::Concat { .. } => "Concat",
+            Op::Split { .. } => "Split",
+            Op::Slice => "Slice",
+            Op::Expand => "Expand",
+            Op::Tile => "Tile",
+            Op::Pad { .. } => "Pad",
+            Op::Shape { .. } => "Shape",
+            Op::Size => "Size",
+            Op::ConstantOfShape { .. } => "ConstantOfShape",
+            Op::Range => "Range",
+            Op::Identity => "Identity",
+            Op::Trilu { .. } => "Trilu",
+            Op::DepthToSpace { .. } => "DepthToSpace",
+            Op::SpaceToDepth { .. } => "SpaceToDepth",
+            Op::EyeLike { .. } => "EyeLike",
+            Op::Gather { .. } => "Gather",
+            Op::GatherElements { .. } => "GatherElements",
+            Op::GatherNd { .. } => "GatherND",
+            Op::ScatterElements { .. } => "ScatterElements",
+            Op::ScatterNd { .. } => "ScatterND",
+            Op::OneHot { .. } => "OneHot",
+            Op::NonZero => "NonZero",
+            Op::Resize(_) => "Resize",
+            Op::Compress { .. } => "Compress",
+            Op::ReverseSequence { .. } => "ReverseSequence",
+            Op::QuantizeLinear(_) => "QuantizeLinear",
+            Op::DequantizeLinear(_) => "DequantizeLinear",
+            Op::DynamicQuantizeLinear => "DynamicQuantizeLinear",
+        }
+    }
+}
