@@ -1,1 +1,5 @@
-fn main() {}
+//! The `tenfold` command-line tool; everything lives in [`tenfold::cli`].
+
+fn main() {
+    std::process::exit(tenfold::cli::main());
+}

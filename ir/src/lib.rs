@@ -5,6 +5,7 @@
 //! Architecture invariant: this crate knows nothing of egg, Cranelift or CUDA.
 
 pub mod convert;
+pub mod cost;
 pub mod dtype;
 pub mod error;
 pub mod graph;
@@ -15,6 +16,7 @@ pub mod onnx;
 pub mod op;
 pub mod shape;
 pub mod tensor;
+pub mod text;
 
 pub use dtype::DType;
 pub use error::{Error, OpError};

@@ -19,6 +19,7 @@ mod linalg;
 mod norm;
 mod quant;
 mod reduce;
+mod resize;
 
 use crate::error::{Error, OpError};
 use crate::graph::{Graph, Source};
@@ -102,7 +103,7 @@ pub fn infer(op: &Op, inputs: &[Option<Known>], n_outputs: usize) -> Result<Vec<
             num_heads,
             rotary_embedding_dim,
         } => norm::rotary_embedding(*interleaved, *num_heads, *rotary_embedding_dim, inputs),
-        Op::Dropout => norm::dropout(inputs, n_outputs),
+        Op::Dropout { float_mask } => norm::dropout(*float_mask, inputs, n_outputs),
         Op::NegativeLogLikelihoodLoss {
             ignore_index,
             reduction,
@@ -147,7 +148,7 @@ pub fn infer(op: &Op, inputs: &[Option<Known>], n_outputs: usize) -> Result<Vec<
         Op::Identity => layout::identity(inputs),
         Op::Trilu { upper } => layout::trilu(*upper, inputs),
         Op::DepthToSpace { blocksize, mode } => layout::depth_to_space(*blocksize, *mode, inputs),
-        Op::SpaceToDepth { blocksize } => layout::space_to_depth(*blocksize, inputs),
+        Op::SpaceToDepth { blocksize, mode } => layout::space_to_depth(*blocksize, *mode, inputs),
         Op::EyeLike { dtype, k } => layout::eye_like(*dtype, *k, inputs),
         Op::Gather { axis } => index::gather(*axis, inputs),
         Op::GatherElements { axis } => index::gather_elements(*axis, inputs),
@@ -158,7 +159,7 @@ pub fn infer(op: &Op, inputs: &[Option<Known>], n_outputs: usize) -> Result<Vec<
         Op::ScatterNd { reduction } => index::scatter_nd(*reduction, inputs),
         Op::OneHot { axis } => index::one_hot(*axis, inputs),
         Op::NonZero => index::non_zero(inputs),
-        Op::Resize(a) => index::resize(a, inputs),
+        Op::Resize(a) => resize::resize(a, inputs),
         Op::Compress { axis } => index::compress(*axis, inputs),
         Op::ReverseSequence {
             batch_axis,
@@ -215,6 +216,9 @@ pub fn infer_graph(graph: &mut Graph) -> Result<(), Error> {
                 node.outputs.len()
             ))));
         }
+        for ty in &out {
+            check_fits_in_memory(ty).map_err(ctx)?;
+        }
         let mut values: Vec<Option<Arc<Tensor>>> = vec![None; out.len()];
         if let Some(folded) = fold(&node.op, &ins, &out).map_err(ctx)? {
             for (k, t) in folded.into_iter().enumerate() {
@@ -235,6 +239,27 @@ pub fn infer_graph(graph: &mut Graph) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The largest tensor a graph may produce: more cannot be allocated on any machine tenfold
+/// targets, and asking the allocator for it would abort the process instead of failing.
+pub const MAX_TENSOR_BYTES: u128 = 1 << 40;
+
+/// Rejects a statically known output larger than [`MAX_TENSOR_BYTES`].
+fn check_fits_in_memory(ty: &TensorType) -> Result<(), OpError> {
+    let Some(dims) = ty.shape.as_deref().and_then(concrete) else {
+        return Ok(());
+    };
+    let elems = dims.iter().try_fold(1u128, |acc, &d| acc.checked_mul(d as u128));
+    let bytes = elems.map(|n| n * ty.dtype.bits() as u128 / 8);
+    match bytes {
+        Some(b) if b <= MAX_TENSOR_BYTES => Ok(()),
+        _ => Err(OpError::new(format!(
+            "output {ty} would need {} bytes, more than the {} bytes a tensor may hold",
+            bytes.map_or_else(|| "over 2^128".to_string(), |b| b.to_string()),
+            MAX_TENSOR_BYTES
+        ))),
+    }
 }
 
 /// Evaluates a node whose inputs are all known, if its outputs are small and static.

@@ -1,28 +1,190 @@
-//! Shape and dtype rules for: reductions, ArgMax/ArgMin, TopK and the cumulative scans.
-#![allow(unused_variables, unused_imports)]
-use super::Known;
+//! Shape and dtype rules for reductions, ArgMax/ArgMin, TopK and the cumulative scans.
+
+use super::{Known, fresh_dim, opt, req};
 use crate::dtype::DType;
 use crate::error::OpError;
-use crate::op::*;
-use crate::shape::{Dim, Shape, TensorType};
-use crate::tensor::Tensor;
+use crate::interp::util::normalize_axes;
+use crate::op::{ArgKind, ReduceKind};
+use crate::op_bail;
+use crate::shape::{Dim, Shape, TensorType, normalize_axis};
 
-pub fn reduce(kind: ReduceKind, keepdims: bool, noop_with_empty_axes: bool, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
-    Err(OpError::new("no shape rule yet"))
+/// Reduced axes become 1 (`keepdims`) or are dropped. When the axes input is not a constant,
+/// the rank is still known with `keepdims` (each dim is itself or 1: a fresh dim unless already
+/// 1) or when the axes' count is static.
+pub fn reduce(
+    _kind: ReduceKind,
+    keepdims: bool,
+    noop_with_empty_axes: bool,
+    inputs: &[Option<Known>],
+) -> Result<Vec<TensorType>, OpError> {
+    let x = req(inputs, 0)?;
+    let dtype = x.ty.dtype;
+    let Some(shape) = &x.ty.shape else {
+        return Ok(vec![TensorType::unknown_shape(dtype)]);
+    };
+    let rank = shape.len();
+    let all_or_none = || -> Vec<usize> {
+        if noop_with_empty_axes {
+            Vec::new()
+        } else {
+            (0..rank).collect()
+        }
+    };
+    let axes_input = opt(inputs, 1);
+    let axes = match axes_input {
+        None => Some(all_or_none()),
+        Some(a) => match a.value {
+            Some(v) => {
+                let v = v.to_i64_vec()?;
+                Some(if v.is_empty() {
+                    all_or_none()
+                } else {
+                    normalize_axes(&v, rank)?
+                })
+            }
+            None if a.ty.shape.as_deref() == Some(&[Dim::Static(0)]) => Some(all_or_none()),
+            None => None,
+        },
+    };
+    let out = match axes {
+        Some(axes) => Some(
+            shape
+                .iter()
+                .enumerate()
+                .filter_map(|(i, d)| match (axes.contains(&i), keepdims) {
+                    (false, _) => Some(d.clone()),
+                    (true, true) => Some(Dim::Static(1)),
+                    (true, false) => None,
+                })
+                .collect(),
+        ),
+        None if keepdims => Some(
+            shape
+                .iter()
+                .map(|d| match d {
+                    Dim::Static(1) => Dim::Static(1),
+                    Dim::Static(_) | Dim::Symbolic(_) => fresh_dim("reduce"),
+                })
+                .collect(),
+        ),
+        None => match axes_input.and_then(|a| a.ty.shape.as_deref()) {
+            Some([Dim::Static(n)]) if *n > 0 => {
+                if *n > rank {
+                    op_bail!("{n} axes given for rank {rank}");
+                }
+                Some((0..rank - n).map(|_| fresh_dim("reduce")).collect())
+            }
+            _ => None,
+        },
+    };
+    Ok(vec![TensorType { dtype, shape: out }])
 }
 
-pub fn arg_reduce(kind: ArgKind, axis: i64, keepdims: bool, select_last_index: bool, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
-    Err(OpError::new("no shape rule yet"))
+pub fn arg_reduce(
+    _kind: ArgKind,
+    axis: i64,
+    keepdims: bool,
+    _select_last_index: bool,
+    inputs: &[Option<Known>],
+) -> Result<Vec<TensorType>, OpError> {
+    let x = req(inputs, 0)?;
+    let shape =
+        x.ty.shape
+            .as_ref()
+            .map(|s| -> Result<Shape, OpError> {
+                let axis = normalize_axis(axis, s.len())?;
+                let mut s = s.clone();
+                if keepdims {
+                    s[axis] = Dim::Static(1);
+                } else {
+                    s.remove(axis);
+                }
+                Ok(s)
+            })
+            .transpose()?;
+    Ok(vec![TensorType {
+        dtype: DType::I64,
+        shape,
+    }])
 }
 
-pub fn top_k(axis: i64, largest: bool, sorted: bool, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
-    Err(OpError::new("no shape rule yet"))
+/// The axis becomes `k`: exact when `k` is a constant, a fresh dim otherwise.
+pub fn top_k(
+    axis: i64,
+    _largest: bool,
+    _sorted: bool,
+    inputs: &[Option<Known>],
+) -> Result<Vec<TensorType>, OpError> {
+    let x = req(inputs, 0)?;
+    let k = req(inputs, 1)?;
+    let k = match k.value {
+        Some(v) => match v.to_i64_vec()?.as_slice() {
+            [k] => match usize::try_from(*k) {
+                Ok(k) => Some(k),
+                Err(_) => op_bail!("k must be non-negative, got {k}"),
+            },
+            _ => op_bail!("k must hold exactly one value, got shape {:?}", v.shape()),
+        },
+        None => None,
+    };
+    let shape =
+        x.ty.shape
+            .as_ref()
+            .map(|s| -> Result<Shape, OpError> {
+                let axis = normalize_axis(axis, s.len())?;
+                let mut s = s.clone();
+                s[axis] = match (k, &s[axis]) {
+                    (Some(k), Dim::Static(n)) if k > *n => {
+                        op_bail!("k {k} is out of range for axis {axis} of size {n}")
+                    }
+                    (Some(k), _) => Dim::Static(k),
+                    (None, _) => fresh_dim("topk"),
+                };
+                Ok(s)
+            })
+            .transpose()?;
+    Ok(vec![
+        TensorType {
+            dtype: x.ty.dtype,
+            shape: shape.clone(),
+        },
+        TensorType {
+            dtype: DType::I64,
+            shape,
+        },
+    ])
 }
 
-pub fn cum_sum(exclusive: bool, reverse: bool, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
-    Err(OpError::new("no shape rule yet"))
+pub fn cum_sum(
+    _exclusive: bool,
+    _reverse: bool,
+    inputs: &[Option<Known>],
+) -> Result<Vec<TensorType>, OpError> {
+    scan(inputs)
 }
 
-pub fn cum_prod(exclusive: bool, reverse: bool, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
-    Err(OpError::new("no shape rule yet"))
+pub fn cum_prod(
+    _exclusive: bool,
+    _reverse: bool,
+    inputs: &[Option<Known>],
+) -> Result<Vec<TensorType>, OpError> {
+    scan(inputs)
+}
+
+/// A scan keeps its input's type; a constant axis is checked against the rank.
+fn scan(inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
+    let x = req(inputs, 0)?;
+    let axis = req(inputs, 1)?;
+    if let (Some(rank), Some(v)) = (x.ty.rank(), axis.value) {
+        match v.to_i64_vec()?.as_slice() {
+            [a] => {
+                normalize_axis(*a, rank)?;
+            }
+            _ => op_bail!(
+                "axis must hold exactly one value, got shape {:?}",
+                v.shape()
+            ),
+        }
+    }
+    Ok(vec![x.ty.clone()])
 }

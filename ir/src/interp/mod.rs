@@ -8,14 +8,15 @@
 //!
 //! Invariant: `eval` matches every `Op` variant explicitly.
 
-mod conv;
+pub(crate) mod conv;
 mod elementwise;
 mod index;
-mod layout;
-mod linalg;
+pub(crate) mod layout;
+pub(crate) mod linalg;
 mod norm;
-mod quant;
+pub(crate) mod quant;
 mod reduce;
+pub(crate) mod resize;
 pub mod util;
 
 use crate::error::{Error, OpError};
@@ -91,7 +92,7 @@ pub fn eval(op: &Op, inputs: &[Option<&Tensor>], n_outputs: usize) -> Result<Vec
             num_heads,
             rotary_embedding_dim,
         } => norm::rotary_embedding(*interleaved, *num_heads, *rotary_embedding_dim, inputs),
-        Op::Dropout => norm::dropout(inputs, n_outputs),
+        Op::Dropout { float_mask } => norm::dropout(*float_mask, inputs, n_outputs),
         Op::NegativeLogLikelihoodLoss {
             ignore_index,
             reduction,
@@ -136,7 +137,7 @@ pub fn eval(op: &Op, inputs: &[Option<&Tensor>], n_outputs: usize) -> Result<Vec
         Op::Identity => layout::identity(inputs),
         Op::Trilu { upper } => layout::trilu(*upper, inputs),
         Op::DepthToSpace { blocksize, mode } => layout::depth_to_space(*blocksize, *mode, inputs),
-        Op::SpaceToDepth { blocksize } => layout::space_to_depth(*blocksize, inputs),
+        Op::SpaceToDepth { blocksize, mode } => layout::space_to_depth(*blocksize, *mode, inputs),
         Op::EyeLike { dtype, k } => layout::eye_like(*dtype, *k, inputs),
         Op::Gather { axis } => index::gather(*axis, inputs),
         Op::GatherElements { axis } => index::gather_elements(*axis, inputs),
@@ -147,7 +148,7 @@ pub fn eval(op: &Op, inputs: &[Option<&Tensor>], n_outputs: usize) -> Result<Vec
         Op::ScatterNd { reduction } => index::scatter_nd(*reduction, inputs),
         Op::OneHot { axis } => index::one_hot(*axis, inputs),
         Op::NonZero => index::non_zero(inputs),
-        Op::Resize(a) => index::resize(a, inputs),
+        Op::Resize(a) => resize::resize(a, inputs),
         Op::Compress { axis } => index::compress(*axis, inputs),
         Op::ReverseSequence {
             batch_axis,
@@ -165,6 +166,24 @@ pub fn eval(op: &Op, inputs: &[Option<&Tensor>], n_outputs: usize) -> Result<Vec
 /// each symbolic dim must take one size across all inputs. Intermediate tensors are dropped
 /// after their last use.
 pub fn run(graph: &Graph, feeds: &HashMap<String, Tensor>) -> Result<Vec<(String, Tensor)>, Error> {
+    run_with_stats(graph, feeds).map(|(outputs, _)| outputs)
+}
+
+/// What a run cost in memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// The most bytes held at once by graph inputs and intermediate tensors (constants excluded).
+    pub peak_bytes: usize,
+}
+
+/// [`run`], also reporting [`RunStats`].
+pub fn run_with_stats(
+    graph: &Graph,
+    feeds: &HashMap<String, Tensor>,
+) -> Result<(Vec<(String, Tensor)>, RunStats), Error> {
+    let bytes_of = |t: &Tensor| t.dtype().bytes_for(t.len());
+    let mut live_bytes = 0usize;
+    let mut stats = RunStats::default();
     let mut env: Vec<Option<Arc<Tensor>>> = vec![None; graph.values.len()];
     let mut bound: HashMap<String, usize> = HashMap::new();
     for &input in &graph.inputs {
@@ -176,8 +195,10 @@ pub fn run(graph: &Graph, feeds: &HashMap<String, Tensor>) -> Result<Vec<(String
         if let Some(ty) = &value.ty {
             check_feed(&value.name, ty, t, &mut bound)?;
         }
+        live_bytes += bytes_of(t);
         env[input.index()] = Some(Arc::new(t.clone()));
     }
+    stats.peak_bytes = live_bytes;
     for (i, v) in graph.values.iter().enumerate() {
         if let Source::Constant(t) = &v.source {
             env[i] = Some(t.clone());
@@ -206,15 +227,21 @@ pub fn run(graph: &Graph, feeds: &HashMap<String, Tensor>) -> Result<Vec<(String
         }
         drop(args);
         for (&o, t) in node.outputs.iter().zip(outs) {
+            live_bytes += bytes_of(&t);
             env[o.index()] = Some(Arc::new(t));
         }
+        stats.peak_bytes = stats.peak_bytes.max(live_bytes);
         for v in node.inputs.iter().flatten() {
-            if last_use[v.index()] == Some(n) {
+            if last_use[v.index()] == Some(n) && !is_constant(graph, *v) {
+                if let Some(t) = env[v.index()].take() {
+                    live_bytes -= bytes_of(&t);
+                }
+            } else if last_use[v.index()] == Some(n) {
                 env[v.index()] = None;
             }
         }
     }
-    graph
+    let outputs = graph
         .outputs
         .iter()
         .map(|&o| {
@@ -223,7 +250,12 @@ pub fn run(graph: &Graph, feeds: &HashMap<String, Tensor>) -> Result<Vec<(String
             })?;
             Ok((graph.value(o).name.clone(), (**t).clone()))
         })
-        .collect()
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok((outputs, stats))
+}
+
+fn is_constant(graph: &Graph, v: crate::graph::ValueId) -> bool {
+    matches!(graph.value(v).source, Source::Constant(_))
 }
 
 /// For each value, the last node reading it, unless it is a graph output (kept to the end).

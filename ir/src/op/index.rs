@@ -28,6 +28,8 @@ pub enum CoordinateTransform {
     AlignCorners,
     Asymmetric,
     TfCropAndResize,
+    /// Opset 11 only: `(x + 0.5) / scale`.
+    TfHalfPixelForNn,
 }
 
 /// How `nearest` mode rounds a fractional coordinate.

@@ -11,7 +11,7 @@ pub enum PadMode {
     Wrap,
 }
 
-/// Channel order of `DepthToSpace`.
+/// Channel order of `DepthToSpace` and `SpaceToDepth`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DepthToSpaceMode {
     /// depth-column-row.

@@ -85,13 +85,14 @@ pub enum Op {
     // ---- normalization, softmax, attention, losses ----
     /// inputs: x. `coerce_2d` is the opset < 13 rule: flatten to 2-D at `axis` first.
     Softmax { kind: SoftmaxKind, axis: i64, coerce_2d: bool },
-    /// inputs: x, scale, bias, mean, var (inference mode).
+    /// inputs: x, scale, bias, mean, var (inference mode); each parameter is per channel `[C]` or
+    /// per activation (`x`'s shape without the batch axis).
     BatchNormalization { epsilon: f32 },
     /// inputs: x, scale, bias.
     InstanceNormalization { epsilon: f32 },
     /// inputs: x, scale, bias?; outputs: y, mean?, inv_std_dev?.
     LayerNormalization { axis: i64, epsilon: f32, stash_type: DType },
-    /// inputs: x, scale, bias.
+    /// inputs: x, scale, bias (per channel, `[C]`).
     GroupNormalization { num_groups: usize, epsilon: f32, stash_type: DType },
     /// inputs: x, scale.
     RmsNormalization { axis: i64, epsilon: f32, stash_type: DType },
@@ -104,8 +105,9 @@ pub enum Op {
     Attention(AttentionAttrs),
     /// inputs: x, cos_cache, sin_cache, position_ids?.
     RotaryEmbedding { interleaved: bool, num_heads: Option<usize>, rotary_embedding_dim: usize },
-    /// inputs: x, ratio?, training_mode?; outputs: y, mask?. Inference only.
-    Dropout,
+    /// inputs: x, ratio?, training_mode?; outputs: y, mask?. Inference only. The mask is bool, or
+    /// of x's dtype when `float_mask` (opsets before 10).
+    Dropout { float_mask: bool },
     /// inputs: input, target, weight?.
     NegativeLogLikelihoodLoss { ignore_index: Option<i64>, reduction: LossReduction },
     /// inputs: scores, labels, weights?; outputs: loss, log_prob?.
@@ -161,7 +163,7 @@ pub enum Op {
     /// inputs: x.
     DepthToSpace { blocksize: usize, mode: DepthToSpaceMode },
     /// inputs: x.
-    SpaceToDepth { blocksize: usize },
+    SpaceToDepth { blocksize: usize, mode: DepthToSpaceMode },
     /// inputs: x. `dtype: None` keeps the input's dtype.
     EyeLike { dtype: Option<DType>, k: i64 },
 
@@ -230,7 +232,7 @@ impl Op {
             Op::MeanVarianceNormalization { .. } => "MeanVarianceNormalization",
             Op::Attention(_) => "Attention",
             Op::RotaryEmbedding { .. } => "RotaryEmbedding",
-            Op::Dropout => "Dropout",
+            Op::Dropout { .. } => "Dropout",
             Op::NegativeLogLikelihoodLoss { .. } => "NegativeLogLikelihoodLoss",
             Op::SoftmaxCrossEntropyLoss { .. } => "SoftmaxCrossEntropyLoss",
             Op::Reduce { kind, .. } => kind.name(),

@@ -28,8 +28,8 @@ pub struct AttentionAttrs {
     pub is_causal: bool,
     pub kv_num_heads: Option<usize>,
     pub q_num_heads: Option<usize>,
-    /// Which intermediate the optional 4th output returns (0: QK^T, 1: after mask, 2: after
-    /// softcap, 3: after softmax).
+    /// Which intermediate the optional 4th output returns (0: raw QK^T, 1: after softcap, 2:
+    /// after softcap and bias, 3: after softmax).
     pub qk_matmul_output_mode: i64,
     /// `None` is 1/sqrt(head_size).
     pub scale: Option<f32>,
@@ -37,6 +37,12 @@ pub struct AttentionAttrs {
     pub softcap: f32,
     /// The dtype softmax computes in; `None` is the input's.
     pub softmax_precision: Option<DType>,
+    /// Keys more than this many positions before the query's absolute position are masked
+    /// (opset 25); `None` is unbounded.
+    pub left_window_size: Option<usize>,
+    /// Keys more than this many positions after the query's absolute position are masked
+    /// (opset 25); `None` is unbounded.
+    pub right_window_size: Option<usize>,
 }
 
 /// How a loss reduces over the batch.

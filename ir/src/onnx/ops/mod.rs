@@ -9,6 +9,7 @@ mod reduce;
 mod layout;
 mod index;
 mod quant;
+mod resize;
 
 use super::{Emitter, OnnxNode};
 use crate::error::Error;
@@ -52,5 +53,6 @@ pub fn registry() -> Registry {
     layout::register(&mut reg);
     index::register(&mut reg);
     quant::register(&mut reg);
+    resize::register(&mut reg);
     reg
 }

@@ -1,0 +1,503 @@
+//! Floating-point operation counts of ops and graphs, from their inferred types.
+//!
+//! Counting convention (one "FLOP" is one arithmetic operation on one element):
+//! - a multiply-add counts 2: MatMul/Gemm/Einsum/Conv count `2 * M * N * K`-style products, plus
+//!   one per output element for a bias;
+//! - cheap elementwise ops (add, compare, select, abs, relu, min/max, sqrt, reciprocal) count 1
+//!   per output element; `Clip` 2; transcendental functions and activations built on them (exp,
+//!   log, trig, tanh, erf, sigmoid, gelu, swish, mish, elu...) and `Pow` count
+//!   [`TRANSCENDENTAL`] per element;
+//! - reductions, arg-reductions, scans and top-k count one per input element; pools one per
+//!   window element per output element;
+//! - softmax counts [`SOFTMAX`] per element; normalizations a small constant per element
+//!   ([`NORMALIZE`], batch norm 2 with its per-channel factors folded, RMS norm 4);
+//! - attention counts its two matmuls plus softmax over the scores;
+//! - layout, indexing, casts and shape ops count 0: they move or convert data without
+//!   arithmetic (scatter with a reduction counts one per update).
+//!
+//! A count is `None` when a shape it needs is unknown or symbolic; counts saturate at `u64::MAX`.
+
+use crate::graph::Graph;
+use crate::op::{BinaryOp, Op, ResizeMode, ScatterReduction, SoftmaxKind, UnaryOp};
+use crate::shape::TensorType;
+
+/// FLOPs charged per element for a transcendental function (exp, log, tanh, erf...).
+pub const TRANSCENDENTAL: u64 = 4;
+/// FLOPs per element of softmax: max, subtract, exp, sum, divide.
+pub const SOFTMAX: u64 = TRANSCENDENTAL + 4;
+/// FLOPs per element of mean/variance normalizations: mean, centre, square-sum, scale, affine.
+pub const NORMALIZE: u64 = 7;
+
+/// The FLOPs of one op with the given input types (`None` for omitted or untyped inputs) and
+/// output types; `None` when a shape the count depends on is not known.
+pub fn flops(op: &Op, inputs: &[Option<&TensorType>], outputs: &[TensorType]) -> Option<u64> {
+    let out_elems = || numel(outputs.first()?);
+    let in_elems = |i: usize| numel(input(inputs, i)?);
+    match op {
+        Op::Unary(u) => Some(mul(unary_cost(*u), out_elems()?)),
+        Op::Binary(b) => Some(mul(binary_cost(*b), out_elems()?)),
+        Op::Where => out_elems(),
+        Op::Clip => Some(mul(2, out_elems()?)),
+        Op::Cast { .. } | Op::CastLike { .. } => Some(0),
+        Op::MatMul | Op::MatMulInteger => matmul_flops(input(inputs, 0)?, outputs.first()?),
+        Op::QLinearMatMul => matmul_flops(input(inputs, 0)?, outputs.first()?),
+        Op::Gemm(attrs) => {
+            let a = dims(input(inputs, 0)?)?;
+            let k = *a.get(if attrs.trans_a { 0 } else { 1 })?;
+            let n_out = out_elems()?;
+            let bias = if input(inputs, 2).is_some() { n_out } else { 0 };
+            Some(mul(mul(2, n_out), k).saturating_add(bias))
+        }
+        Op::Einsum { equation } => einsum_flops(equation, inputs),
+        Op::Conv(_) => {
+            let w = dims(input(inputs, 1)?)?;
+            let per_output = product(w.get(1..)?);
+            let n_out = out_elems()?;
+            let bias = if input(inputs, 2).is_some() { n_out } else { 0 };
+            Some(mul(mul(2, n_out), per_output).saturating_add(bias))
+        }
+        Op::ConvTranspose(_) => {
+            // Every input element scatters into `Cout/group * prod(kernel)` outputs.
+            let w = dims(input(inputs, 1)?)?;
+            let per_input = product(w.get(1..)?);
+            let bias = if input(inputs, 2).is_some() {
+                out_elems()?
+            } else {
+                0
+            };
+            Some(mul(mul(2, in_elems(0)?), per_input).saturating_add(bias))
+        }
+        Op::MaxPool { pool, .. } | Op::AveragePool { pool, .. } => {
+            Some(mul(out_elems()?, product_usize(&pool.kernel_shape)))
+        }
+        Op::LpPool { pool, .. } => {
+            Some(mul(mul(2, out_elems()?), product_usize(&pool.kernel_shape)))
+        }
+        Op::GlobalAveragePool | Op::GlobalMaxPool => in_elems(0),
+        Op::GlobalLpPool { .. } => Some(mul(2, in_elems(0)?)),
+        Op::Lrn { size, .. } => Some(mul(in_elems(0)?, 2 * (*size as u64) + TRANSCENDENTAL)),
+        Op::Softmax { kind, .. } => {
+            let per = match kind {
+                SoftmaxKind::Softmax | SoftmaxKind::LogSoftmax => SOFTMAX,
+                SoftmaxKind::Hardmax => 2,
+            };
+            Some(mul(per, in_elems(0)?))
+        }
+        Op::BatchNormalization { .. } => Some(mul(2, in_elems(0)?)),
+        Op::InstanceNormalization { .. }
+        | Op::LayerNormalization { .. }
+        | Op::GroupNormalization { .. }
+        | Op::MeanVarianceNormalization { .. } => Some(mul(NORMALIZE, in_elems(0)?)),
+        Op::RmsNormalization { .. } => Some(mul(4, in_elems(0)?)),
+        Op::LpNormalization { .. } => Some(mul(3, in_elems(0)?)),
+        Op::Attention(attrs) => attention_flops(attrs.q_num_heads, inputs, outputs),
+        Op::RotaryEmbedding { .. } => Some(mul(3, in_elems(0)?)),
+        Op::Dropout { .. } => Some(0),
+        Op::NegativeLogLikelihoodLoss { .. } => in_elems(1),
+        Op::SoftmaxCrossEntropyLoss { .. } => {
+            Some(mul(SOFTMAX, in_elems(0)?).saturating_add(in_elems(1)?))
+        }
+        Op::Reduce { .. } | Op::ArgReduce { .. } | Op::TopK { .. } => in_elems(0),
+        Op::CumSum { .. } | Op::CumProd { .. } => in_elems(0),
+        Op::Reshape { .. }
+        | Op::Transpose { .. }
+        | Op::Squeeze
+        | Op::Unsqueeze
+        | Op::Flatten { .. }
+        | Op::Concat { .. }
+        | Op::Split { .. }
+        | Op::Slice
+        | Op::Expand
+        | Op::Tile
+        | Op::Pad { .. }
+        | Op::Shape { .. }
+        | Op::Size
+        | Op::ConstantOfShape { .. }
+        | Op::Range
+        | Op::Identity
+        | Op::Trilu { .. }
+        | Op::DepthToSpace { .. }
+        | Op::SpaceToDepth { .. }
+        | Op::EyeLike { .. }
+        | Op::Gather { .. }
+        | Op::GatherElements { .. }
+        | Op::GatherNd { .. }
+        | Op::OneHot { .. }
+        | Op::Compress { .. }
+        | Op::ReverseSequence { .. } => Some(0),
+        Op::ScatterElements { reduction, .. } | Op::ScatterNd { reduction } => match reduction {
+            ScatterReduction::None => Some(0),
+            ScatterReduction::Add
+            | ScatterReduction::Mul
+            | ScatterReduction::Max
+            | ScatterReduction::Min => in_elems(2),
+        },
+        Op::NonZero => in_elems(0),
+        Op::Resize(attrs) => {
+            // Per output element: one multiply-add per tap of the interpolation window.
+            let rank = outputs.first()?.rank()? as u64;
+            let taps_per_axis: u64 = match attrs.mode {
+                ResizeMode::Nearest => return Some(0),
+                ResizeMode::Linear => 2,
+                ResizeMode::Cubic => 4,
+            };
+            Some(mul(
+                mul(2, out_elems()?),
+                taps_per_axis.saturating_pow(rank as u32),
+            ))
+        }
+        Op::QuantizeLinear(_) => Some(mul(3, in_elems(0)?)),
+        Op::DequantizeLinear(_) => Some(mul(2, in_elems(0)?)),
+        Op::DynamicQuantizeLinear => Some(mul(5, in_elems(0)?)),
+    }
+}
+
+/// The FLOPs of a whole graph from its inferred types; `None` when any node's count is unknown.
+pub fn graph_flops(graph: &Graph) -> Option<u64> {
+    let mut total = 0u64;
+    for node in &graph.nodes {
+        let inputs: Vec<Option<&TensorType>> = node
+            .inputs
+            .iter()
+            .map(|v| v.and_then(|v| graph.value(v).ty.as_ref()))
+            .collect();
+        let outputs: Vec<TensorType> = node
+            .outputs
+            .iter()
+            .map(|&o| graph.value(o).ty.clone())
+            .collect::<Option<_>>()?;
+        total = total.saturating_add(flops(&node.op, &inputs, &outputs)?);
+    }
+    Some(total)
+}
+
+fn unary_cost(u: UnaryOp) -> u64 {
+    match u {
+        UnaryOp::Abs
+        | UnaryOp::Neg
+        | UnaryOp::Sqrt
+        | UnaryOp::Reciprocal
+        | UnaryOp::Floor
+        | UnaryOp::Ceil
+        | UnaryOp::Round
+        | UnaryOp::Sign
+        | UnaryOp::Not
+        | UnaryOp::BitwiseNot
+        | UnaryOp::IsNaN
+        | UnaryOp::IsInf { .. }
+        | UnaryOp::Relu
+        | UnaryOp::LeakyRelu { .. }
+        | UnaryOp::ThresholdedRelu { .. }
+        | UnaryOp::Shrink { .. }
+        | UnaryOp::HardSigmoid { .. }
+        | UnaryOp::HardSwish
+        | UnaryOp::Softsign => 1,
+        UnaryOp::Exp
+        | UnaryOp::Log
+        | UnaryOp::Sin
+        | UnaryOp::Cos
+        | UnaryOp::Tan
+        | UnaryOp::Asin
+        | UnaryOp::Acos
+        | UnaryOp::Atan
+        | UnaryOp::Sinh
+        | UnaryOp::Cosh
+        | UnaryOp::Tanh
+        | UnaryOp::Asinh
+        | UnaryOp::Acosh
+        | UnaryOp::Atanh
+        | UnaryOp::Erf
+        | UnaryOp::Sigmoid
+        | UnaryOp::Softplus
+        | UnaryOp::Elu { .. }
+        | UnaryOp::Selu { .. }
+        | UnaryOp::Celu { .. }
+        | UnaryOp::Swish { .. }
+        | UnaryOp::Gelu { .. }
+        | UnaryOp::Mish => TRANSCENDENTAL,
+    }
+}
+
+fn binary_cost(b: BinaryOp) -> u64 {
+    match b {
+        BinaryOp::Pow => TRANSCENDENTAL,
+        BinaryOp::Add
+        | BinaryOp::Sub
+        | BinaryOp::Mul
+        | BinaryOp::Div
+        | BinaryOp::Mod { .. }
+        | BinaryOp::Max
+        | BinaryOp::Min
+        | BinaryOp::Equal
+        | BinaryOp::Less
+        | BinaryOp::LessOrEqual
+        | BinaryOp::Greater
+        | BinaryOp::GreaterOrEqual
+        | BinaryOp::And
+        | BinaryOp::Or
+        | BinaryOp::Xor
+        | BinaryOp::BitwiseAnd
+        | BinaryOp::BitwiseOr
+        | BinaryOp::BitwiseXor
+        | BinaryOp::BitShiftLeft
+        | BinaryOp::BitShiftRight
+        | BinaryOp::PRelu => 1,
+    }
+}
+
+/// `2 * K` per output element, K being the last dim of `a` (numpy matmul; 1-D `a` included).
+fn matmul_flops(a: &TensorType, out: &TensorType) -> Option<u64> {
+    let k = *dims(a)?.last()?;
+    Some(mul(mul(2, numel(out)?), k))
+}
+
+/// Attention as QK^T, softmax over the scores, and scores times V. Inputs are 4-D
+/// `[batch, heads, seq, head_size]` or 3-D `[batch, seq, heads * head_size]`.
+fn attention_flops(
+    q_num_heads: Option<usize>,
+    inputs: &[Option<&TensorType>],
+    outputs: &[TensorType],
+) -> Option<u64> {
+    let q = dims(input(inputs, 0)?)?;
+    let k = dims(input(inputs, 1)?)?;
+    let seq_axis = if q.len() == 4 { 2 } else { 1 };
+    let past = match input(inputs, 4) {
+        Some(p) => *dims(p)?.get(2)?,
+        None => 0,
+    };
+    let kv_len = k.get(seq_axis)?.saturating_add(past);
+    let scores = if q.len() == 4 {
+        product(&q[..3])
+    } else {
+        mul(product(q.get(..2)?), q_num_heads? as u64)
+    };
+    let qk = mul(mul(2, product(&q)), kv_len);
+    let pv = mul(mul(2, numel(outputs.first()?)?), kv_len);
+    Some(
+        qk.saturating_add(pv)
+            .saturating_add(mul(SOFTMAX, mul(scores, kv_len))),
+    )
+}
+
+/// At every point of the full index space: one multiply per operand beyond the first, one add.
+fn einsum_flops(equation: &str, inputs: &[Option<&TensorType>]) -> Option<u64> {
+    let lhs = equation.split("->").next()?;
+    let terms: Vec<&str> = lhs.split(',').map(str::trim).collect();
+    if terms.len() != inputs.len() {
+        return None;
+    }
+    let mut sizes: Vec<(char, u64)> = Vec::new();
+    let mut ellipsis: Vec<u64> = Vec::new();
+    for (term, ty) in terms.iter().zip(inputs) {
+        let shape = dims((*ty)?)?;
+        let named = term.chars().filter(|c| c.is_ascii_alphabetic()).count();
+        let n_ellipsis = if term.contains("...") {
+            shape.len().checked_sub(named)?
+        } else if shape.len() == named {
+            0
+        } else {
+            return None;
+        };
+        let mut axis = 0;
+        for c in term.replace("...", "*").chars() {
+            if c == '*' {
+                merge_ellipsis(&mut ellipsis, shape.get(axis..axis + n_ellipsis)?);
+                axis += n_ellipsis;
+            } else if c.is_ascii_alphabetic() {
+                let d = *shape.get(axis)?;
+                match sizes.iter_mut().find(|(l, _)| *l == c) {
+                    Some((_, s)) => *s = (*s).max(d),
+                    None => sizes.push((c, d)),
+                }
+                axis += 1;
+            } else if !c.is_whitespace() {
+                return None;
+            }
+        }
+    }
+    let points = mul(
+        product(&sizes.iter().map(|&(_, s)| s).collect::<Vec<_>>()),
+        product(&ellipsis),
+    );
+    Some(mul(points, inputs.len() as u64))
+}
+
+/// Broadcasts the ellipsis dims of one operand into the running ellipsis shape (right-aligned).
+fn merge_ellipsis(acc: &mut Vec<u64>, dims: &[u64]) {
+    if dims.len() > acc.len() {
+        let mut grown = vec![1; dims.len() - acc.len()];
+        grown.append(acc);
+        *acc = grown;
+    }
+    let offset = acc.len() - dims.len();
+    for (a, &d) in acc[offset..].iter_mut().zip(dims) {
+        *a = (*a).max(d);
+    }
+}
+
+fn input<'a>(inputs: &[Option<&'a TensorType>], i: usize) -> Option<&'a TensorType> {
+    inputs.get(i).copied().flatten()
+}
+
+/// Static dims of a type, or `None` when the shape is unknown or symbolic.
+fn dims(ty: &TensorType) -> Option<Vec<u64>> {
+    ty.shape
+        .as_ref()?
+        .iter()
+        .map(|d| d.as_static().map(|n| n as u64))
+        .collect()
+}
+
+fn numel(ty: &TensorType) -> Option<u64> {
+    Some(product(&dims(ty)?))
+}
+
+fn product(v: &[u64]) -> u64 {
+    v.iter().fold(1u64, |acc, &d| acc.saturating_mul(d))
+}
+
+fn product_usize(v: &[usize]) -> u64 {
+    v.iter().fold(1u64, |acc, &d| acc.saturating_mul(d as u64))
+}
+
+fn mul(a: u64, b: u64) -> u64 {
+    a.saturating_mul(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DType;
+    use crate::op::{AttentionAttrs, AutoPad, ConvAttrs, GemmAttrs};
+    use crate::shape::{Dim, static_shape};
+
+    fn ty(d: &[usize]) -> TensorType {
+        TensorType::new(DType::F32, static_shape(d))
+    }
+
+    #[test]
+    fn matmul_counts_two_per_multiply_add() {
+        let (a, b, y) = (ty(&[2, 3, 4]), ty(&[4, 5]), ty(&[2, 3, 5]));
+        assert_eq!(
+            flops(&Op::MatMul, &[Some(&a), Some(&b)], &[y]),
+            Some(2 * 2 * 3 * 5 * 4)
+        );
+    }
+
+    #[test]
+    fn gemm_adds_the_bias() {
+        let attrs = GemmAttrs {
+            alpha: 1.0,
+            beta: 1.0,
+            trans_a: true,
+            trans_b: false,
+        };
+        let (a, b, c, y) = (ty(&[7, 3]), ty(&[7, 5]), ty(&[5]), ty(&[3, 5]));
+        let op = Op::Gemm(attrs);
+        assert_eq!(
+            flops(&op, &[Some(&a), Some(&b), Some(&c)], &[y.clone()]),
+            Some(2 * 3 * 5 * 7 + 15)
+        );
+        assert_eq!(
+            flops(&op, &[Some(&a), Some(&b), None], &[y]),
+            Some(2 * 3 * 5 * 7)
+        );
+    }
+
+    #[test]
+    fn grouped_conv_uses_the_weight_shape() {
+        let attrs = ConvAttrs {
+            kernel_shape: None,
+            strides: vec![],
+            dilations: vec![],
+            pads: vec![],
+            auto_pad: AutoPad::NotSet,
+            group: 2,
+        };
+        // x [1,4,8,8], w [6, 4/2, 3, 3], y [1,6,6,6].
+        let (x, w, y) = (ty(&[1, 4, 8, 8]), ty(&[6, 2, 3, 3]), ty(&[1, 6, 6, 6]));
+        let expected = 2 * (6 * 6 * 6) * (2 * 3 * 3);
+        assert_eq!(
+            flops(&Op::Conv(attrs), &[Some(&x), Some(&w), None], &[y]),
+            Some(expected)
+        );
+    }
+
+    #[test]
+    fn symbolic_shapes_are_unknown() {
+        let x = TensorType::new(DType::F32, vec![Dim::Symbolic("n".into()), Dim::Static(3)]);
+        assert_eq!(
+            flops(&Op::Unary(UnaryOp::Relu), &[Some(&x)], &[x.clone()]),
+            None
+        );
+        assert_eq!(flops(&Op::Identity, &[Some(&x)], &[x.clone()]), Some(0));
+    }
+
+    #[test]
+    fn elementwise_and_transcendental_rates() {
+        let x = ty(&[10]);
+        assert_eq!(
+            flops(&Op::Unary(UnaryOp::Relu), &[Some(&x)], &[x.clone()]),
+            Some(10)
+        );
+        assert_eq!(
+            flops(&Op::Unary(UnaryOp::Tanh), &[Some(&x)], &[x.clone()]),
+            Some(10 * TRANSCENDENTAL)
+        );
+        let s = ty(&[1]);
+        assert_eq!(
+            flops(
+                &Op::Binary(BinaryOp::Add),
+                &[Some(&x), Some(&s)],
+                &[x.clone()]
+            ),
+            Some(10)
+        );
+    }
+
+    #[test]
+    fn einsum_matches_matmul() {
+        let (a, b) = (ty(&[3, 4]), ty(&[4, 5]));
+        let op = Op::Einsum {
+            equation: "ij,jk->ik".into(),
+        };
+        assert_eq!(
+            flops(&op, &[Some(&a), Some(&b)], &[ty(&[3, 5])]),
+            Some(2 * 3 * 4 * 5)
+        );
+        let (a, b) = (ty(&[2, 7, 3, 4]), ty(&[2, 7, 4, 5]));
+        let op = Op::Einsum {
+            equation: "...ij,...jk->...ik".into(),
+        };
+        assert_eq!(
+            flops(&op, &[Some(&a), Some(&b)], &[ty(&[2, 7, 3, 5])]),
+            Some(2 * 14 * 3 * 4 * 5)
+        );
+    }
+
+    #[test]
+    fn attention_counts_both_matmuls_and_softmax() {
+        let attrs = AttentionAttrs {
+            is_causal: false,
+            kv_num_heads: None,
+            q_num_heads: None,
+            qk_matmul_output_mode: 0,
+            scale: None,
+            softcap: 0.0,
+            softmax_precision: None,
+            left_window_size: None,
+            right_window_size: None,
+        };
+        // batch 1, 2 heads, q seq 3, kv seq 5, head size 4.
+        let (q, k, v, y) = (
+            ty(&[1, 2, 3, 4]),
+            ty(&[1, 2, 5, 4]),
+            ty(&[1, 2, 5, 4]),
+            ty(&[1, 2, 3, 4]),
+        );
+        let scores = 2 * 3 * 5;
+        let expected = 2 * scores * 4 + 2 * scores * 4 + SOFTMAX * scores;
+        let got = flops(&Op::Attention(attrs), &[Some(&q), Some(&k), Some(&v)], &[y]);
+        assert_eq!(got, Some(expected));
+    }
+}

@@ -1,0 +1,13 @@
+//! Convolution, transposed convolution, pooling and LRN. The window arithmetic lives in
+//! `geometry` (and `transpose` for ConvTranspose), which shape inference shares.
+
+mod convolution;
+pub(crate) mod geometry;
+mod lrn;
+pub(crate) mod pool;
+pub(crate) mod transpose;
+
+pub use convolution::conv;
+pub use lrn::lrn;
+pub use pool::{average_pool, global_average_pool, global_lp_pool, global_max_pool, lp_pool, max_pool};
+pub use transpose::conv_transpose;

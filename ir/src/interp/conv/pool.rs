@@ -1,0 +1,262 @@
+//! MaxPool (with its Indices output), AveragePool, LpPool and the global pools. Values are
+//! read as f64 and stored back in the input's dtype, so 8-bit integer max pools are exact.
+
+use super::geometry::{Axis, WindowSpec};
+use crate::error::OpError;
+use crate::interp::req;
+use crate::op::PoolAttrs;
+use crate::op_bail;
+use crate::tensor::Tensor;
+
+/// What a window reduces to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Reduction {
+    Max,
+    Average { count_include_pad: bool },
+    Lp(f64),
+}
+
+/// Output `[N, C, out...]` shape of a windowed pool over `x` `[N, C, in...]`.
+pub(crate) fn pool_geometry(attrs: &PoolAttrs, x: &[usize]) -> Result<(Vec<Axis>, Vec<usize>), OpError> {
+    let spec = WindowSpec::pool(attrs)?;
+    if x.len() != spec.rank() + 2 {
+        op_bail!(
+            "input must be [N, C, spatial...] with {} spatial dims (kernel_shape {:?}), got {x:?}",
+            spec.rank(),
+            spec.kernel
+        );
+    }
+    let axes = spec.resolve(&x[2..])?;
+    let mut out = x[..2].to_vec();
+    out.extend(axes.iter().map(|a| a.output));
+    Ok((axes, out))
+}
+
+fn check_dtype(x: &Tensor, ints_ok: bool) -> Result<(), OpError> {
+    let ok = x.dtype().is_float() || (ints_ok && x.dtype().is_int());
+    if !ok {
+        op_bail!("dtype {} is not supported", x.dtype());
+    }
+    Ok(())
+}
+
+/// The result of pooling: values, and for max pools the flat index of each maximum within its
+/// `(n, c)` plane (row-major, or column-major with `storage_order` 1).
+struct Pooled {
+    values: Vec<f64>,
+    argmax: Vec<usize>,
+}
+
+fn pool(x: &[f64], planes: usize, axes: &[Axis], reduction: Reduction, column_major: bool) -> Pooled {
+    let nd = axes.len();
+    let inputs: Vec<usize> = axes.iter().map(|a| a.input).collect();
+    let in_plane: usize = inputs.iter().product();
+    let out_plane: usize = axes.iter().map(|a| a.output).product();
+    // Row-major strides address the data; column-major ones number the Indices output.
+    let row_strides = crate::tensor::strides(&inputs);
+    let mut col_strides = vec![1usize; nd];
+    for d in 1..nd {
+        col_strides[d] = col_strides[d - 1] * inputs[d - 1];
+    }
+    // Per axis and output index: the input coordinates of its taps inside the input, and how
+    // many taps lie inside the explicitly padded input.
+    let taps: Vec<Vec<Vec<usize>>> = axes
+        .iter()
+        .map(|a| {
+            (0..a.output)
+                .map(|o| (0..a.kernel).filter_map(|t| a.input_at(o, t)).collect())
+                .collect()
+        })
+        .collect();
+    let padded_counts: Vec<Vec<usize>> = axes
+        .iter()
+        .map(|a| {
+            (0..a.output)
+                .map(|o| (0..a.kernel).filter(|&t| a.in_padded_input(o, t)).count())
+                .collect()
+        })
+        .collect();
+    let mut values = Vec::with_capacity(planes * out_plane);
+    let mut argmax = Vec::new();
+    let mut out_pos = vec![0usize; nd];
+    let mut tap_pos = vec![0usize; nd];
+    for plane in x.chunks_exact(in_plane.max(1)).take(planes) {
+        out_pos.fill(0);
+        for _ in 0..out_plane {
+            let lists: Vec<&[usize]> = (0..nd).map(|d| taps[d][out_pos[d]].as_slice()).collect();
+            let n_valid: usize = lists.iter().map(|l| l.len()).product();
+            let mut acc = match reduction {
+                Reduction::Max => f64::NEG_INFINITY,
+                Reduction::Average { .. } | Reduction::Lp(_) => 0.0,
+            };
+            let mut best: Option<usize> = None;
+            tap_pos.fill(0);
+            for _ in 0..n_valid {
+                let offset: usize = (0..nd).map(|d| lists[d][tap_pos[d]] * row_strides[d]).sum();
+                let v = plane[offset];
+                match reduction {
+                    Reduction::Max => {
+                        if best.is_none() || v > acc {
+                            acc = v;
+                            best = Some((0..nd).map(|d| lists[d][tap_pos[d]] * if column_major { col_strides[d] } else { row_strides[d] }).sum());
+                        }
+                    }
+                    Reduction::Average { .. } => acc += v,
+                    Reduction::Lp(p) => acc += v.abs().powf(p),
+                }
+                for d in (0..nd).rev() {
+                    tap_pos[d] += 1;
+                    if tap_pos[d] < lists[d].len() {
+                        break;
+                    }
+                    tap_pos[d] = 0;
+                }
+            }
+            values.push(match reduction {
+                Reduction::Max => {
+                    if best.is_none() {
+                        acc = 0.0;
+                    }
+                    argmax.push(best.unwrap_or(0));
+                    acc
+                }
+                Reduction::Average { count_include_pad } => {
+                    let count = if count_include_pad {
+                        (0..nd).map(|d| padded_counts[d][out_pos[d]]).product()
+                    } else {
+                        n_valid
+                    };
+                    acc / count as f64
+                }
+                Reduction::Lp(p) => acc.powf(1.0 / p),
+            });
+            for d in (0..nd).rev() {
+                out_pos[d] += 1;
+                if out_pos[d] < axes[d].output {
+                    break;
+                }
+                out_pos[d] = 0;
+            }
+        }
+    }
+    Pooled { values, argmax }
+}
+
+fn windowed(attrs: &PoolAttrs, x: &Tensor, reduction: Reduction, column_major: bool) -> Result<(Pooled, Vec<usize>), OpError> {
+    check_dtype(x, reduction == Reduction::Max)?;
+    let (axes, out_shape) = pool_geometry(attrs, x.shape())?;
+    let planes = x.shape()[0] * x.shape()[1];
+    let pooled = pool(&x.to_f64_vec(), planes, &axes, reduction, column_major);
+    Ok((pooled, out_shape))
+}
+
+pub fn max_pool(attrs: &PoolAttrs, storage_order: i64, inputs: &[Option<&Tensor>], n_outputs: usize) -> Result<Vec<Tensor>, OpError> {
+    let column_major = match storage_order {
+        0 => false,
+        1 => true,
+        s => op_bail!("storage_order must be 0 or 1, got {s}"),
+    };
+    let x = req(inputs, 0)?;
+    let (pooled, out_shape) = windowed(attrs, x, Reduction::Max, column_major)?;
+    let y = Tensor::from_f64(x.dtype(), out_shape.clone(), &pooled.values)?;
+    if n_outputs < 2 {
+        return Ok(vec![y]);
+    }
+    let in_plane: usize = x.shape()[2..].iter().product();
+    let out_plane: usize = out_shape[2..].iter().product();
+    let indices: Vec<i64> = pooled
+        .argmax
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| ((k / out_plane.max(1)) * in_plane + i) as i64)
+        .collect();
+    Ok(vec![y, Tensor::from_i64(out_shape, indices)?])
+}
+
+pub fn average_pool(attrs: &PoolAttrs, count_include_pad: bool, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+    let x = req(inputs, 0)?;
+    let (pooled, out_shape) = windowed(attrs, x, Reduction::Average { count_include_pad }, false)?;
+    Ok(vec![Tensor::from_f64(x.dtype(), out_shape, &pooled.values)?])
+}
+
+pub fn lp_pool(attrs: &PoolAttrs, p: f32, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+    if p <= 0.0 || p.is_nan() {
+        op_bail!("p must be positive, got {p}");
+    }
+    let x = req(inputs, 0)?;
+    let (pooled, out_shape) = windowed(attrs, x, Reduction::Lp(p as f64), false)?;
+    Ok(vec![Tensor::from_f64(x.dtype(), out_shape, &pooled.values)?])
+}
+
+/// Reduces each `(n, c)` plane of `x` `[N, C, spatial...]` to one value.
+fn global(inputs: &[Option<&Tensor>], reduce: impl Fn(&[f64]) -> f64) -> Result<Vec<Tensor>, OpError> {
+    let x = req(inputs, 0)?;
+    check_dtype(x, false)?;
+    if x.rank() < 2 {
+        op_bail!("input must be [N, C, spatial...], got shape {:?}", x.shape());
+    }
+    let plane: usize = x.shape()[2..].iter().product();
+    let planes = x.shape()[0] * x.shape()[1];
+    let values = x.to_f64_vec();
+    let out: Vec<f64> = if plane == 0 {
+        vec![reduce(&[]); planes]
+    } else {
+        values.chunks_exact(plane).map(reduce).collect()
+    };
+    let mut shape = x.shape()[..2].to_vec();
+    shape.resize(x.rank(), 1);
+    Ok(vec![Tensor::from_f64(x.dtype(), shape, &out)?])
+}
+
+pub fn global_average_pool(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+    global(inputs, |v| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+pub fn global_max_pool(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+    global(inputs, |v| v.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+}
+
+pub fn global_lp_pool(p: f32, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+    if p <= 0.0 || p.is_nan() {
+        op_bail!("p must be positive, got {p}");
+    }
+    let p = p as f64;
+    global(inputs, move |v| v.iter().map(|x| x.abs().powf(p)).sum::<f64>().powf(1.0 / p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::AutoPad;
+
+    fn attrs(kernel: Vec<usize>, strides: Vec<usize>, pads: Vec<usize>, ceil_mode: bool) -> PoolAttrs {
+        PoolAttrs {
+            kernel_shape: kernel,
+            strides,
+            dilations: vec![],
+            pads,
+            auto_pad: AutoPad::NotSet,
+            ceil_mode,
+        }
+    }
+
+    #[test]
+    fn max_pool_reports_flat_argmax() {
+        let x = Tensor::from_f32(vec![1, 2, 2, 2], vec![1.0, 4.0, 3.0, 2.0, 5.0, 6.0, 8.0, 7.0]).unwrap();
+        let y = max_pool(&attrs(vec![2, 2], vec![], vec![], false), 0, &[Some(&x)], 2).unwrap();
+        assert_eq!(y[0].as_f32().unwrap(), &[4.0, 8.0]);
+        assert_eq!(y[1].as_i64().unwrap(), &[1, 6]);
+        let y = max_pool(&attrs(vec![2, 2], vec![], vec![], false), 1, &[Some(&x)], 2).unwrap();
+        assert_eq!(y[1].as_i64().unwrap(), &[2, 5]);
+    }
+
+    #[test]
+    fn average_pool_counts_padding_only_when_asked() {
+        let x = Tensor::from_f32(vec![1, 1, 1, 2], vec![2.0, 4.0]).unwrap();
+        let a = attrs(vec![1, 2], vec![1, 2], vec![0, 1, 0, 1], false);
+        let y = average_pool(&a, false, &[Some(&x)]).unwrap();
+        assert_eq!(y[0].as_f32().unwrap(), &[2.0, 4.0]);
+        let y = average_pool(&a, true, &[Some(&x)]).unwrap();
+        assert_eq!(y[0].as_f32().unwrap(), &[1.0, 2.0]);
+    }
+}

@@ -1,0 +1,125 @@
+//! `tenfold bench`: compile time, then the latency of repeated runs after a warmup.
+
+use super::Report;
+use super::args::{CompileArgs, FeedArgs};
+use super::{feeds, summary};
+use crate::error::Error;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The ONNX model to time
+    #[arg(value_name = "MODEL.onnx")]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub feeds: FeedArgs,
+    /// Timed runs
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: u32,
+    /// Untimed runs before the timed ones
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub warmup: u32,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+    /// End the output with one line holding a JSON object of the results
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn bench(args: &BenchArgs) -> Result<Report, Error> {
+    let compiler = args.compile.compiler();
+    let started = Instant::now();
+    let model = compiler.load(&args.model)?;
+    let load_ms = ms(started);
+    let started = Instant::now();
+    let exe = compiler.compile(&model)?;
+    let compile_ms = ms(started);
+    let feeds = feeds::build(model.graph(), &args.feeds)?;
+    let explain = |e| feeds::explain_run_error(e, &feeds, &args.model);
+
+    let mut peak_bytes = 0usize;
+    for _ in 0..args.warmup {
+        let (_, stats) = exe.run_with_stats(&feeds.tensors).map_err(explain)?;
+        peak_bytes = peak_bytes.max(stats.peak_bytes);
+    }
+    let mut times = Vec::with_capacity(args.runs as usize);
+    for _ in 0..args.runs {
+        let started = Instant::now();
+        let (_, stats) = exe.run_with_stats(&feeds.tensors).map_err(explain)?;
+        times.push(ms(started));
+        peak_bytes = peak_bytes.max(stats.peak_bytes);
+    }
+    times.sort_by(f64::total_cmp);
+    let median_ms = median(&times);
+    let (min_ms, max_ms) = (times[0], times[times.len() - 1]);
+    let mean_ms = times.iter().sum::<f64>() / times.len() as f64;
+
+    let mut stdout = format!(
+        "model:    {}\n\
+         target:   {} ({} thread{}, -O{})\n\
+         load:     {load_ms:.3} ms\n\
+         compile:  {compile_ms:.3} ms\n\
+         runs:     {} (after {} warmup)\n\
+         median:   {median_ms:.3} ms  (min {min_ms:.3} ms, max {max_ms:.3} ms, mean {mean_ms:.3} ms)\n\
+         peak mem: {}\n",
+        args.model.display(),
+        exe.target(),
+        exe.threads(),
+        if exe.threads() == 1 { "" } else { "s" },
+        args.compile.opt_level,
+        args.runs,
+        args.warmup,
+        summary::bytes(peak_bytes as u64),
+    );
+    if args.json {
+        let json = serde_json::json!({
+            "model": args.model.display().to_string(),
+            "target": exe.target().name(),
+            "threads": exe.threads(),
+            "opt_level": args.compile.opt_level,
+            "load_ms": load_ms,
+            "compile_ms": compile_ms,
+            "median_ms": median_ms,
+            "min_ms": min_ms,
+            "max_ms": max_ms,
+            "mean_ms": mean_ms,
+            "runs": args.runs,
+            "warmup": args.warmup,
+            "peak_bytes": peak_bytes,
+        });
+        stdout.push_str(&json.to_string());
+        stdout.push('\n');
+    }
+    Ok(Report {
+        stdout,
+        notes: feeds.notes,
+    })
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}
+
+/// The median of sorted, non-empty samples.
+fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[1.0, 2.0, 10.0]), 2.0);
+        assert_eq!(median(&[1.0, 2.0, 4.0, 10.0]), 3.0);
+    }
+}

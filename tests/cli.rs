@@ -1,0 +1,240 @@
+//! The `tenfold` binary end to end: help, `run` against numpy's results, `bench --json`,
+//! `info` with a FLOP count checked by hand, and the error contract of usage errors.
+//!
+//! The model (tests/data/mlp, written by tests/data/make_fixtures.py) is
+//! `x[batch,4] -> MatMul(w[4,3]) -> Add(b[3]) = hidden -> Relu = y`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tenfold::Tensor;
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn tenfold(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_tenfold"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the tenfold binary runs");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+const MODEL: &str = "tests/data/mlp/model.onnx";
+const INPUTS: &str = "tests/data/mlp/inputs.npz";
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// A fresh scratch folder for one test.
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tenfold-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn assert_close(name: &str, got: &Tensor, want: &Tensor) {
+    assert_eq!(got.dtype(), want.dtype(), "{name}");
+    assert_eq!(got.shape(), want.shape(), "{name}");
+    for (g, w) in got.to_f64_vec().iter().zip(want.to_f64_vec()) {
+        assert!((g - w).abs() <= 1e-5 + 1e-5 * w.abs(), "{name}: {g} vs {w}");
+    }
+}
+
+fn assert_matches_numpy(out_npz: &Path) {
+    let got = tenfold::io::read_npz(out_npz).unwrap();
+    let want = tenfold::io::read_npz(&data("tests/data/mlp/expected.npz")).unwrap();
+    let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["hidden", "y"], "outputs in graph order, keyed by ONNX name");
+    for (name, t) in &got {
+        let (_, w) = want.iter().find(|(n, _)| n == name).unwrap();
+        assert_close(name, t, w);
+    }
+}
+
+fn assert_ok(out: &Output) {
+    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+}
+
+#[test]
+fn help_describes_every_subcommand() {
+    let top = tenfold(&["--help"]);
+    assert_ok(&top);
+    for sub in ["run", "bench", "info"] {
+        let line = top.stdout.lines().find(|l| l.trim_start().starts_with(sub)).unwrap_or("");
+        assert!(line.len() > sub.len() + 10, "no description of {sub}:\n{}", top.stdout);
+    }
+    let expect: [(&str, &[&str]); 3] = [
+        ("run", &["--inputs", "--input", "--output", "--target", "--threads", "-O", "--dim", "--seed"]),
+        ("bench", &["--inputs", "--runs", "--warmup", "--target", "--threads", "--json"]),
+        ("info", &["--dim", "--json"]),
+    ];
+    for (sub, flags) in expect {
+        let help = tenfold(&[sub, "--help"]);
+        assert_ok(&help);
+        assert!(help.stdout.contains("MODEL.onnx"), "{}", help.stdout);
+        for flag in flags {
+            assert!(help.stdout.contains(flag), "{sub} --help lacks {flag}:\n{}", help.stdout);
+        }
+    }
+}
+
+#[test]
+fn run_matches_numpy_and_writes_every_output() {
+    let dir = scratch("run");
+    let out_npz = dir.join("out.npz");
+    let out = tenfold(&["run", MODEL, "--inputs", INPUTS, "--output", out_npz.to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(out.stdout.contains("hidden: f32 [2, 3]"), "{}", out.stdout);
+    assert!(out.stdout.contains("y: f32 [2, 3]"), "{}", out.stdout);
+    assert!(out.stdout.contains("mean:") && out.stdout.contains("max:"), "{}", out.stdout);
+    assert!(out.stderr.is_empty(), "no notes when every input is given: {}", out.stderr);
+    assert_matches_numpy(&out_npz);
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers, ["out.npz"], "the atomic write leaves no temporary file");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn run_reads_single_inputs_from_npy_files() {
+    let dir = scratch("input");
+    let inputs = tenfold::io::read_npz(&data(INPUTS)).unwrap();
+    let x_npy = dir.join("x.npy");
+    tenfold::io::write_npy(&x_npy, &inputs[0].1).unwrap();
+    let out_npz = dir.join("out.npz");
+    let spec = format!("x={}", x_npy.display());
+    let out = tenfold(&["run", MODEL, "--input", &spec, "--output", out_npz.to_str().unwrap(), "-O1"]);
+    assert_ok(&out);
+    assert_matches_numpy(&out_npz);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn run_generates_seeded_inputs_of_the_declared_shape() {
+    let dir = scratch("random");
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let out = tenfold(&["run", MODEL, "--output", &path("a.npz")]);
+    assert_ok(&out);
+    assert!(out.stdout.contains("y: f32 [1, 3]"), "{}", out.stdout);
+    assert!(
+        out.stderr.starts_with("note: ") && out.stderr.contains("'batch'") && out.stderr.contains("--dim batch="),
+        "{}",
+        out.stderr
+    );
+    let again = tenfold(&["run", MODEL, "--output", &path("b.npz")]);
+    assert_ok(&again);
+    let other_seed = tenfold(&["run", MODEL, "--seed", "7", "--output", &path("c.npz")]);
+    assert_ok(&other_seed);
+    let read = |name: &str| tenfold::io::read_npz(&dir.join(name)).unwrap();
+    assert_eq!(read("a.npz"), read("b.npz"), "the same seed gives the same data");
+    assert_ne!(read("a.npz"), read("c.npz"), "another seed gives other data");
+
+    let sized = tenfold(&["run", MODEL, "--dim", "batch=5"]);
+    assert_ok(&sized);
+    assert!(sized.stdout.contains("y: f32 [5, 3]"), "{}", sized.stdout);
+    assert!(sized.stderr.is_empty(), "{}", sized.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bench_json_is_the_last_line() {
+    let out = tenfold(&["bench", MODEL, "--inputs", INPUTS, "--runs", "3", "--warmup", "1", "--json"]);
+    assert_ok(&out);
+    let last = out.stdout.lines().last().unwrap();
+    let json: serde_json::Value = serde_json::from_str(last).unwrap();
+    for key in ["model", "target", "compile_ms", "median_ms", "min_ms", "max_ms", "runs", "peak_bytes"] {
+        assert!(json.get(key).is_some(), "missing {key}: {last}");
+    }
+    assert_eq!(json["runs"], 3);
+    assert_eq!(json["target"], "cpu");
+    assert_eq!(json["model"], MODEL);
+    let (min, median, max) = (
+        json["min_ms"].as_f64().unwrap(),
+        json["median_ms"].as_f64().unwrap(),
+        json["max_ms"].as_f64().unwrap(),
+    );
+    assert!(min <= median && median <= max, "{last}");
+    // At least the input x [2,4] and one [2,3] f32 intermediate are live at once.
+    assert!(json["peak_bytes"].as_u64().unwrap() >= (8 + 6) * 4, "{last}");
+}
+
+/// MatMul 2*B*4*3, Add B*3, Relu B*3 (see the counting convention in ir::cost).
+fn mlp_flops(batch: u64) -> u64 {
+    2 * batch * 4 * 3 + batch * 3 + batch * 3
+}
+
+#[test]
+fn info_lists_types_ops_parameters_and_flops() {
+    let out = tenfold(&["info", MODEL]);
+    assert_ok(&out);
+    let text = &out.stdout;
+    assert!(text.contains("x: f32[batch,4]"), "{text}");
+    assert!(text.contains("hidden: f32[batch,3]") && text.contains("y: f32[batch,3]"), "{text}");
+    for op in ["MatMul", "Add", "Relu"] {
+        assert!(text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == [op, "1"]), "{op}: {text}");
+    }
+    assert!(text.contains("parameters: 15 "), "w is 4x3 and b is 3: {text}");
+    let flops = text.lines().find(|l| l.starts_with("flops:")).unwrap();
+    assert!(flops.starts_with(&format!("flops: {} ", mlp_flops(1))), "{flops}");
+    assert!(flops.contains("batch=1"), "{flops}");
+
+    let json = tenfold(&["info", MODEL, "--json", "--dim", "batch=8"]);
+    assert_ok(&json);
+    let v: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
+    assert_eq!(v["flops"], mlp_flops(8));
+    assert_eq!(v["parameters"], 15);
+    assert_eq!(v["ops"]["MatMul"], 1);
+    assert_eq!(v["inputs"][0]["name"], "x");
+    assert_eq!(v["inputs"][0]["shape"], serde_json::json!(["batch", 4]));
+    assert_eq!(v["dims"]["batch"], 8);
+}
+
+/// One `error: ...` line ending in `(see --help)`, exit status 2.
+fn assert_usage_error(out: &Output, needle: &str) {
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
+    assert!(out.stderr.trim_end().ends_with("(see --help)"), "{}", out.stderr);
+    assert!(out.stderr.contains(needle), "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn usage_errors_are_one_line_with_status_2() {
+    assert_usage_error(&tenfold(&["run"]), "MODEL.onnx");
+    assert_usage_error(&tenfold(&["frobnicate"]), "frobnicate");
+    assert_usage_error(&tenfold(&[]), "subcommand");
+    assert_usage_error(&tenfold(&["bench", MODEL, "--runs", "0"]), "--runs");
+    assert_usage_error(&tenfold(&["run", MODEL, "--target", "tpu"]), "tpu");
+    assert_usage_error(&tenfold(&["run", MODEL, "-O7"]), "7");
+}
+
+/// One `error: ...` line containing `needle`, exit status 1.
+fn assert_failure(out: &Output, needle: &str) {
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
+    assert!(out.stderr.contains(needle), "{}", out.stderr);
+}
+
+#[test]
+fn failures_are_one_line_naming_what_went_wrong() {
+    assert_failure(&tenfold(&["run", "missing.onnx"]), "missing.onnx");
+    assert_failure(&tenfold(&["info", INPUTS]), "tests/data/mlp/inputs.npz: not a valid ONNX model");
+    assert_failure(&tenfold(&["run", MODEL, "--target", "cuda"]), "target cuda is not available in this build");
+    assert_failure(&tenfold(&["run", MODEL, "--input", "x"]), "bad --input 'x'");
+    assert_failure(&tenfold(&["run", MODEL, "--input", "z=tests/data/npy/f4_2x3.npy"]), "'z' is not an input");
+    assert_failure(&tenfold(&["run", MODEL, "--input", "x=tests/data/npy/i4_3.npy"]), "input 'x'");
+    assert_failure(&tenfold(&["run", MODEL, "--input", "x=tests/data/npy/f4_2x3.npy"]), "f4_2x3.npy: input 'x'");
+    assert_failure(&tenfold(&["run", MODEL, "--inputs", "nope.npz"]), "nope.npz");
+    assert_failure(&tenfold(&["run", MODEL, "--dim", "batch"]), "bad --dim 'batch'");
+}
