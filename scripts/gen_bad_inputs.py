@@ -390,7 +390,18 @@ def build(out):
     )
     case("huge_alloc", "run huge_alloc.onnx", "'huge'")
 
-    case("missing_feed", "run valid.onnx", "'x'")
+    # Inputs not given are filled with random data, so a missing feed is not an error; an
+    # input of a dtype tenfold does not hold is.
+    add_model(
+        "string_input.onnx",
+        model(
+            [helper.make_node("Identity", ["s"], ["y"], name="id")],
+            [vi("s", onnx.TensorProto.STRING, [2])],
+            [vi("y", onnx.TensorProto.STRING, [2])],
+            [],
+        ),
+    )
+    case("string_input", "run string_input.onnx", "STRING")
     case("feed_unknown_name", "run valid.onnx --input x=x_2x3.npy --input nonexistent=x_2x3.npy",
          "nonexistent")
     files["corrupt.npy"] = b"\x93NUMPY\x01\x00this header is not a dict\n" + bytes(range(32))

@@ -115,10 +115,11 @@ impl Compiler {
             Some(p) if !p.as_os_str().is_empty() => p,
             Some(_) | None => Path::new("."),
         };
-        let graph = ir::onnx::import_model(&bytes, Some(base_dir)).map_err(|source| Error::Model {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let graph =
+            ir::onnx::import_model(&bytes, Some(base_dir)).map_err(|source| Error::Model {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(Model {
             graph: Arc::new(graph),
             path: Some(path.to_path_buf()),

@@ -7,7 +7,7 @@ use thiserror::Error;
 /// tensor files. Every variant's message names what failed and, for files, where.
 #[derive(Debug, Error)]
 pub enum Error {
-    /// A model file was read but could not be imported.
+    /// A model failed to import or to run; the message starts with its path.
     #[error("{}: {source}", path.display())]
     Model { path: PathBuf, source: ir::Error },
     /// Checking or running a graph failed (a bad feed, a failing node).

@@ -31,7 +31,11 @@ fn parse_cases(text: &str) -> Vec<Case> {
             "cases.txt line {}: expected name<TAB>args<TAB>substring, got {raw:?}",
             i + 1
         );
-        assert!(!fields[2].is_empty(), "cases.txt line {}: the substring is empty", i + 1);
+        assert!(
+            !fields[2].is_empty(),
+            "cases.txt line {}: the substring is empty",
+            i + 1
+        );
         cases.push(Case {
             line: i + 1,
             name: fields[0].trim().to_string(),
@@ -44,7 +48,11 @@ fn parse_cases(text: &str) -> Vec<Case> {
 
 /// Why a case's outcome breaks the contract, if it does.
 fn check(case: &Case, dir: &Path) -> Option<String> {
-    let out = match Command::new(env!("CARGO_BIN_EXE_tenfold")).args(&case.args).current_dir(dir).output() {
+    let out = match Command::new(env!("CARGO_BIN_EXE_tenfold"))
+        .args(&case.args)
+        .current_dir(dir)
+        .output()
+    {
         Ok(out) => out,
         Err(e) => return Some(format!("could not start tenfold: {e}")),
     };
@@ -78,13 +86,22 @@ fn check(case: &Case, dir: &Path) -> Option<String> {
 #[test]
 fn every_bad_input_fails_with_one_clear_error_line() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_inputs");
-    let text = std::fs::read_to_string(dir.join("cases.txt")).expect("tests/bad_inputs/cases.txt exists");
+    let text =
+        std::fs::read_to_string(dir.join("cases.txt")).expect("tests/bad_inputs/cases.txt exists");
     let cases = parse_cases(&text);
-    assert!(cases.len() >= MIN_CASES, "cases.txt has {} cases; at least {MIN_CASES} are required", cases.len());
+    assert!(
+        cases.len() >= MIN_CASES,
+        "cases.txt has {} cases; at least {MIN_CASES} are required",
+        cases.len()
+    );
     let mut names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), cases.len(), "case names in cases.txt must be unique");
+    assert_eq!(
+        names.len(),
+        cases.len(),
+        "case names in cases.txt must be unique"
+    );
 
     let failures: Vec<String> = cases.iter().filter_map(|c| check(c, &dir)).collect();
     assert!(

@@ -54,7 +54,11 @@ fn assert_matches_numpy(out_npz: &Path) {
     let got = tenfold::io::read_npz(out_npz).unwrap();
     let want = tenfold::io::read_npz(&data("tests/data/mlp/expected.npz")).unwrap();
     let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["hidden", "y"], "outputs in graph order, keyed by ONNX name");
+    assert_eq!(
+        names,
+        ["hidden", "y"],
+        "outputs in graph order, keyed by ONNX name"
+    );
     for (name, t) in &got {
         let (_, w) = want.iter().find(|(n, _)| n == name).unwrap();
         assert_close(name, t, w);
@@ -62,7 +66,11 @@ fn assert_matches_numpy(out_npz: &Path) {
 }
 
 fn assert_ok(out: &Output) {
-    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
 }
 
 #[test]
@@ -70,12 +78,42 @@ fn help_describes_every_subcommand() {
     let top = tenfold(&["--help"]);
     assert_ok(&top);
     for sub in ["run", "bench", "info"] {
-        let line = top.stdout.lines().find(|l| l.trim_start().starts_with(sub)).unwrap_or("");
-        assert!(line.len() > sub.len() + 10, "no description of {sub}:\n{}", top.stdout);
+        let line = top
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(sub))
+            .unwrap_or("");
+        assert!(
+            line.len() > sub.len() + 10,
+            "no description of {sub}:\n{}",
+            top.stdout
+        );
     }
     let expect: [(&str, &[&str]); 3] = [
-        ("run", &["--inputs", "--input", "--output", "--target", "--threads", "-O", "--dim", "--seed"]),
-        ("bench", &["--inputs", "--runs", "--warmup", "--target", "--threads", "--json"]),
+        (
+            "run",
+            &[
+                "--inputs",
+                "--input",
+                "--output",
+                "--target",
+                "--threads",
+                "-O",
+                "--dim",
+                "--seed",
+            ],
+        ),
+        (
+            "bench",
+            &[
+                "--inputs",
+                "--runs",
+                "--warmup",
+                "--target",
+                "--threads",
+                "--json",
+            ],
+        ),
         ("info", &["--dim", "--json"]),
     ];
     for (sub, flags) in expect {
@@ -83,7 +121,11 @@ fn help_describes_every_subcommand() {
         assert_ok(&help);
         assert!(help.stdout.contains("MODEL.onnx"), "{}", help.stdout);
         for flag in flags {
-            assert!(help.stdout.contains(flag), "{sub} --help lacks {flag}:\n{}", help.stdout);
+            assert!(
+                help.stdout.contains(flag),
+                "{sub} --help lacks {flag}:\n{}",
+                help.stdout
+            );
         }
     }
 }
@@ -92,15 +134,37 @@ fn help_describes_every_subcommand() {
 fn run_matches_numpy_and_writes_every_output() {
     let dir = scratch("run");
     let out_npz = dir.join("out.npz");
-    let out = tenfold(&["run", MODEL, "--inputs", INPUTS, "--output", out_npz.to_str().unwrap()]);
+    let out = tenfold(&[
+        "run",
+        MODEL,
+        "--inputs",
+        INPUTS,
+        "--output",
+        out_npz.to_str().unwrap(),
+    ]);
     assert_ok(&out);
     assert!(out.stdout.contains("hidden: f32 [2, 3]"), "{}", out.stdout);
     assert!(out.stdout.contains("y: f32 [2, 3]"), "{}", out.stdout);
-    assert!(out.stdout.contains("mean:") && out.stdout.contains("max:"), "{}", out.stdout);
-    assert!(out.stderr.is_empty(), "no notes when every input is given: {}", out.stderr);
+    assert!(
+        out.stdout.contains("mean:") && out.stdout.contains("max:"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "no notes when every input is given: {}",
+        out.stderr
+    );
     assert_matches_numpy(&out_npz);
-    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(leftovers, ["out.npz"], "the atomic write leaves no temporary file");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers,
+        ["out.npz"],
+        "the atomic write leaves no temporary file"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -112,7 +176,15 @@ fn run_reads_single_inputs_from_npy_files() {
     tenfold::io::write_npy(&x_npy, &inputs[0].1).unwrap();
     let out_npz = dir.join("out.npz");
     let spec = format!("x={}", x_npy.display());
-    let out = tenfold(&["run", MODEL, "--input", &spec, "--output", out_npz.to_str().unwrap(), "-O1"]);
+    let out = tenfold(&[
+        "run",
+        MODEL,
+        "--input",
+        &spec,
+        "--output",
+        out_npz.to_str().unwrap(),
+        "-O1",
+    ]);
     assert_ok(&out);
     assert_matches_numpy(&out_npz);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -126,7 +198,9 @@ fn run_generates_seeded_inputs_of_the_declared_shape() {
     assert_ok(&out);
     assert!(out.stdout.contains("y: f32 [1, 3]"), "{}", out.stdout);
     assert!(
-        out.stderr.starts_with("note: ") && out.stderr.contains("'batch'") && out.stderr.contains("--dim batch="),
+        out.stderr.starts_with("note: ")
+            && out.stderr.contains("'batch'")
+            && out.stderr.contains("--dim batch="),
         "{}",
         out.stderr
     );
@@ -135,8 +209,16 @@ fn run_generates_seeded_inputs_of_the_declared_shape() {
     let other_seed = tenfold(&["run", MODEL, "--seed", "7", "--output", &path("c.npz")]);
     assert_ok(&other_seed);
     let read = |name: &str| tenfold::io::read_npz(&dir.join(name)).unwrap();
-    assert_eq!(read("a.npz"), read("b.npz"), "the same seed gives the same data");
-    assert_ne!(read("a.npz"), read("c.npz"), "another seed gives other data");
+    assert_eq!(
+        read("a.npz"),
+        read("b.npz"),
+        "the same seed gives the same data"
+    );
+    assert_ne!(
+        read("a.npz"),
+        read("c.npz"),
+        "another seed gives other data"
+    );
 
     let sized = tenfold(&["run", MODEL, "--dim", "batch=5"]);
     assert_ok(&sized);
@@ -147,11 +229,22 @@ fn run_generates_seeded_inputs_of_the_declared_shape() {
 
 #[test]
 fn bench_json_is_the_last_line() {
-    let out = tenfold(&["bench", MODEL, "--inputs", INPUTS, "--runs", "3", "--warmup", "1", "--json"]);
+    let out = tenfold(&[
+        "bench", MODEL, "--inputs", INPUTS, "--runs", "3", "--warmup", "1", "--json",
+    ]);
     assert_ok(&out);
     let last = out.stdout.lines().last().unwrap();
     let json: serde_json::Value = serde_json::from_str(last).unwrap();
-    for key in ["model", "target", "compile_ms", "median_ms", "min_ms", "max_ms", "runs", "peak_bytes"] {
+    for key in [
+        "model",
+        "target",
+        "compile_ms",
+        "median_ms",
+        "min_ms",
+        "max_ms",
+        "runs",
+        "peak_bytes",
+    ] {
         assert!(json.get(key).is_some(), "missing {key}: {last}");
     }
     assert_eq!(json["runs"], 3);
@@ -164,7 +257,10 @@ fn bench_json_is_the_last_line() {
     );
     assert!(min <= median && median <= max, "{last}");
     // At least the input x [2,4] and one [2,3] f32 intermediate are live at once.
-    assert!(json["peak_bytes"].as_u64().unwrap() >= (8 + 6) * 4, "{last}");
+    assert!(
+        json["peak_bytes"].as_u64().unwrap() >= (8 + 6) * 4,
+        "{last}"
+    );
 }
 
 /// MatMul 2*B*4*3, Add B*3, Relu B*3 (see the counting convention in ir::cost).
@@ -178,13 +274,26 @@ fn info_lists_types_ops_parameters_and_flops() {
     assert_ok(&out);
     let text = &out.stdout;
     assert!(text.contains("x: f32[batch,4]"), "{text}");
-    assert!(text.contains("hidden: f32[batch,3]") && text.contains("y: f32[batch,3]"), "{text}");
+    assert!(
+        text.contains("hidden: f32[batch,3]") && text.contains("y: f32[batch,3]"),
+        "{text}"
+    );
     for op in ["MatMul", "Add", "Relu"] {
-        assert!(text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == [op, "1"]), "{op}: {text}");
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == [op, "1"]),
+            "{op}: {text}"
+        );
     }
-    assert!(text.contains("parameters: 15 "), "w is 4x3 and b is 3: {text}");
+    assert!(
+        text.contains("parameters: 15 "),
+        "w is 4x3 and b is 3: {text}"
+    );
     let flops = text.lines().find(|l| l.starts_with("flops:")).unwrap();
-    assert!(flops.starts_with(&format!("flops: {} ", mlp_flops(1))), "{flops}");
+    assert!(
+        flops.starts_with(&format!("flops: {} ", mlp_flops(1))),
+        "{flops}"
+    );
     assert!(flops.contains("batch=1"), "{flops}");
 
     let json = tenfold(&["info", MODEL, "--json", "--dim", "batch=8"]);
@@ -203,7 +312,11 @@ fn assert_usage_error(out: &Output, needle: &str) {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
-    assert!(out.stderr.trim_end().ends_with("(see --help)"), "{}", out.stderr);
+    assert!(
+        out.stderr.trim_end().ends_with("(see --help)"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains(needle), "{}", out.stderr);
     assert!(out.stdout.is_empty());
 }
@@ -229,12 +342,33 @@ fn assert_failure(out: &Output, needle: &str) {
 #[test]
 fn failures_are_one_line_naming_what_went_wrong() {
     assert_failure(&tenfold(&["run", "missing.onnx"]), "missing.onnx");
-    assert_failure(&tenfold(&["info", INPUTS]), "tests/data/mlp/inputs.npz: not a valid ONNX model");
-    assert_failure(&tenfold(&["run", MODEL, "--target", "cuda"]), "target cuda is not available in this build");
+    assert_failure(
+        &tenfold(&["info", INPUTS]),
+        "tests/data/mlp/inputs.npz: not a valid ONNX model",
+    );
+    assert_failure(
+        &tenfold(&["run", MODEL, "--target", "cuda"]),
+        "target cuda is not available in this build",
+    );
     assert_failure(&tenfold(&["run", MODEL, "--input", "x"]), "bad --input 'x'");
-    assert_failure(&tenfold(&["run", MODEL, "--input", "z=tests/data/npy/f4_2x3.npy"]), "'z' is not an input");
-    assert_failure(&tenfold(&["run", MODEL, "--input", "x=tests/data/npy/i4_3.npy"]), "input 'x'");
-    assert_failure(&tenfold(&["run", MODEL, "--input", "x=tests/data/npy/f4_2x3.npy"]), "f4_2x3.npy: input 'x'");
-    assert_failure(&tenfold(&["run", MODEL, "--inputs", "nope.npz"]), "nope.npz");
-    assert_failure(&tenfold(&["run", MODEL, "--dim", "batch"]), "bad --dim 'batch'");
+    assert_failure(
+        &tenfold(&["run", MODEL, "--input", "z=tests/data/npy/f4_2x3.npy"]),
+        "'z' is not an input",
+    );
+    assert_failure(
+        &tenfold(&["run", MODEL, "--input", "x=tests/data/npy/i4_3.npy"]),
+        "input 'x'",
+    );
+    assert_failure(
+        &tenfold(&["run", MODEL, "--input", "x=tests/data/npy/f4_2x3.npy"]),
+        "f4_2x3.npy: input 'x'",
+    );
+    assert_failure(
+        &tenfold(&["run", MODEL, "--inputs", "nope.npz"]),
+        "nope.npz",
+    );
+    assert_failure(
+        &tenfold(&["run", MODEL, "--dim", "batch"]),
+        "bad --dim 'batch'",
+    );
 }

@@ -32,7 +32,9 @@ fn run_case(dir: &Path) -> Outcome {
         Err(LoadError::Failed(m)) => Outcome::Fail(m),
         Ok((graph, sets)) => match check_case(&graph, &sets, RTOL, ATOL, ir::interp::run) {
             Ok(()) => Outcome::Pass,
-            Err(m) if m.contains("unsupported") || m.contains("not supported") => Outcome::Unsupported(m),
+            Err(m) if m.contains("unsupported") || m.contains("not supported") => {
+                Outcome::Unsupported(m)
+            }
             Err(m) => Outcome::Fail(m),
         },
     }));
@@ -49,7 +51,9 @@ fn run_case(dir: &Path) -> Outcome {
 fn case_dirs(root: &Path) -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
     for kind in ["node", "light"] {
-        let Ok(rd) = std::fs::read_dir(root.join(kind)) else { continue };
+        let Ok(rd) = std::fs::read_dir(root.join(kind)) else {
+            continue;
+        };
         for e in rd.flatten() {
             out.push((e.file_name().to_string_lossy().into_owned(), e.path()));
         }
@@ -82,23 +86,27 @@ fn onnx_backend_conformance() {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     std::thread::scope(|s| {
         for _ in 0..workers {
-            s.spawn(|| loop {
-                let i = {
-                    let mut n = next.lock().unwrap();
-                    *n += 1;
-                    *n - 1
-                };
-                let Some((name, dir)) = cases.get(i) else { break };
-                let outcome = std::thread::Builder::new()
-                    .stack_size(64 << 20)
-                    .spawn({
-                        let dir = dir.clone();
-                        move || run_case(&dir)
-                    })
-                    .unwrap()
-                    .join()
-                    .unwrap_or(Outcome::Panic("worker died".into()));
-                results.lock().unwrap().push((name.clone(), outcome));
+            s.spawn(|| {
+                loop {
+                    let i = {
+                        let mut n = next.lock().unwrap();
+                        *n += 1;
+                        *n - 1
+                    };
+                    let Some((name, dir)) = cases.get(i) else {
+                        break;
+                    };
+                    let outcome = std::thread::Builder::new()
+                        .stack_size(64 << 20)
+                        .spawn({
+                            let dir = dir.clone();
+                            move || run_case(&dir)
+                        })
+                        .unwrap()
+                        .join()
+                        .unwrap_or(Outcome::Panic("worker died".into()));
+                    results.lock().unwrap().push((name.clone(), outcome));
+                }
             });
         }
     });
@@ -116,7 +124,10 @@ fn onnx_backend_conformance() {
         .collect();
 
     let count = |f: fn(&Outcome) -> bool, prefix: &str| {
-        results.iter().filter(|(n, o)| n.starts_with(prefix) && f(o)).count()
+        results
+            .iter()
+            .filter(|(n, o)| n.starts_with(prefix) && f(o))
+            .count()
     };
     let is_pass = |o: &Outcome| *o == Outcome::Pass;
     let is_unsup = |o: &Outcome| matches!(o, Outcome::Unsupported(_));
@@ -142,7 +153,9 @@ fn onnx_backend_conformance() {
     );
 
     if std::env::var("TENFOLD_CONFORMANCE_UPDATE").is_ok_and(|v| v == "1") && filter.is_none() {
-        let mut text = String::from("# ONNX backend cases that pass through the reference interpreter.\n# Regenerate: TENFOLD_CONFORMANCE_UPDATE=1 cargo test --test conformance\n");
+        let mut text = String::from(
+            "# ONNX backend cases that pass through the reference interpreter.\n# Regenerate: TENFOLD_CONFORMANCE_UPDATE=1 cargo test --test conformance\n",
+        );
         for (n, o) in &results {
             if *o == Outcome::Pass {
                 text.push_str(n);
@@ -168,5 +181,10 @@ fn onnx_backend_conformance() {
             }
         }
     }
-    assert!(problems.is_empty(), "{} conformance problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} conformance problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }

@@ -11,7 +11,9 @@ const RTOL: f64 = 1e-4;
 const ATOL: f64 = 1e-6;
 
 fn check_fixture(name: &str) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     let (graph, sets) = match load_case(&dir) {
         Ok(c) => c,
         Err(LoadError::Unsupported(m)) | Err(LoadError::Failed(m)) => panic!("{name}: {m}"),

@@ -141,8 +141,8 @@ pub fn cast(from: DType, data: &Data, to: DType, saturate: bool) -> Data {
         let f: Vec<f64> = decode_i128(from, data).iter().map(|&x| x as f64).collect();
         return encode_f64(to, &f, saturate);
     }
-    // Narrow float formats round from the f32 value, as the ONNX reference does, so that
-    // f64 -> f16 matches a two-step cast only where ONNX itself does both steps.
+    // Every float dtype decodes to f64 exactly, so each target rounds once from the source
+    // value, as numpy and ml_dtypes do (E8M0 alone goes through f32, see `minifloat`).
     encode_f64(to, &decode_f64(from, data), saturate)
 }
 
@@ -158,6 +158,9 @@ mod tests {
 
     #[test]
     fn int4_wraps_with_sign() {
-        assert_eq!(encode_i128(DType::I4, &[7, 8, -9]), Data::I8(vec![7, -8, 7]));
+        assert_eq!(
+            encode_i128(DType::I4, &[7, 8, -9]),
+            Data::I8(vec![7, -8, 7])
+        );
     }
 }

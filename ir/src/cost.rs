@@ -49,7 +49,7 @@ pub fn flops(op: &Op, inputs: &[Option<&TensorType>], outputs: &[TensorType]) ->
             Some(mul(mul(2, n_out), k).saturating_add(bias))
         }
         Op::Einsum { equation } => einsum_flops(equation, inputs),
-        Op::Conv(_) => {
+        Op::Conv(_) | Op::ConvInteger(_) => {
             let w = dims(input(inputs, 1)?)?;
             let per_output = product(w.get(1..)?);
             let n_out = out_elems()?;
@@ -395,7 +395,11 @@ mod tests {
         let (a, b, c, y) = (ty(&[7, 3]), ty(&[7, 5]), ty(&[5]), ty(&[3, 5]));
         let op = Op::Gemm(attrs);
         assert_eq!(
-            flops(&op, &[Some(&a), Some(&b), Some(&c)], &[y.clone()]),
+            flops(
+                &op,
+                &[Some(&a), Some(&b), Some(&c)],
+                std::slice::from_ref(&y)
+            ),
             Some(2 * 3 * 5 * 7 + 15)
         );
         assert_eq!(
@@ -427,21 +431,36 @@ mod tests {
     fn symbolic_shapes_are_unknown() {
         let x = TensorType::new(DType::F32, vec![Dim::Symbolic("n".into()), Dim::Static(3)]);
         assert_eq!(
-            flops(&Op::Unary(UnaryOp::Relu), &[Some(&x)], &[x.clone()]),
+            flops(
+                &Op::Unary(UnaryOp::Relu),
+                &[Some(&x)],
+                std::slice::from_ref(&x)
+            ),
             None
         );
-        assert_eq!(flops(&Op::Identity, &[Some(&x)], &[x.clone()]), Some(0));
+        assert_eq!(
+            flops(&Op::Identity, &[Some(&x)], std::slice::from_ref(&x)),
+            Some(0)
+        );
     }
 
     #[test]
     fn elementwise_and_transcendental_rates() {
         let x = ty(&[10]);
         assert_eq!(
-            flops(&Op::Unary(UnaryOp::Relu), &[Some(&x)], &[x.clone()]),
+            flops(
+                &Op::Unary(UnaryOp::Relu),
+                &[Some(&x)],
+                std::slice::from_ref(&x)
+            ),
             Some(10)
         );
         assert_eq!(
-            flops(&Op::Unary(UnaryOp::Tanh), &[Some(&x)], &[x.clone()]),
+            flops(
+                &Op::Unary(UnaryOp::Tanh),
+                &[Some(&x)],
+                std::slice::from_ref(&x)
+            ),
             Some(10 * TRANSCENDENTAL)
         );
         let s = ty(&[1]);
@@ -449,7 +468,7 @@ mod tests {
             flops(
                 &Op::Binary(BinaryOp::Add),
                 &[Some(&x), Some(&s)],
-                &[x.clone()]
+                std::slice::from_ref(&x)
             ),
             Some(10)
         );

@@ -3,7 +3,10 @@
 //!
 //! Encoding rounds to nearest, ties to even, on the format's grid; values past the largest
 //! finite value saturate to it when asked, otherwise become infinity (E5M2) or NaN (formats
-//! without infinity), as the ONNX `Cast` table specifies.
+//! without infinity), as the ONNX `Cast` table specifies. FP4 has neither and always
+//! saturates; E8M0 keeps only the exponent, rounded up (see [`Format::encode`]). The results
+//! match the ONNX reference (`onnx.reference` `Cast`, built on ml_dtypes) bit for bit, up to
+//! the choice among NaN codes; NaN, which FP4 cannot hold, becomes +0 (ml_dtypes gives -0).
 
 use crate::dtype::DType;
 
@@ -194,22 +197,21 @@ impl Format {
         (exp_field << self.man_bits) | man
     }
 
-    /// E8M0 holds only positive powers of two: round in the exponent (ties up), NaN and
-    /// non-positive values have no code and become NaN.
+    /// E8M0 holds only an exponent. As the ONNX reference does, the value is first rounded to
+    /// f32, its sign is dropped and its exponent field is kept, rounded up when any mantissa bit
+    /// is set (`round_mode="up"`, Cast's default). Zero becomes 2^-127 (code 0). NaN and
+    /// infinities become NaN (0xFF); rounding up past 2^127 saturates to it or, without
+    /// `saturate`, becomes NaN.
     fn encode_e8m0(&self, x: f64, saturate: bool) -> u8 {
-        if x.is_nan() || x <= 0.0 {
+        let bits = (x as f32).to_bits();
+        let exponent = (bits >> 23) & 0xFF;
+        if exponent == 0xFF {
             return 0xFF;
         }
-        if x.is_infinite() {
-            return if saturate { 0xFE } else { 0xFF };
-        }
-        let e = x.log2().round() as i32;
-        let code = e + self.bias;
-        if code > 0xFE {
-            if saturate { 0xFE } else { 0xFF }
-        } else {
-            code.max(0) as u8
-        }
+        let has_fraction = bits & 0x7F_FFFF != 0;
+        let round_up = has_fraction && !(saturate && exponent == 0xFE);
+        // At most 0xFE + 1 = 0xFF, the NaN code.
+        (exponent + round_up as u32) as u8
     }
 }
 
@@ -270,5 +272,40 @@ mod tests {
         assert_eq!(f.decode(f.encode(1e6, false)), f64::INFINITY);
         assert_eq!(f.decode(f.encode(-1e6, false)), f64::NEG_INFINITY);
         assert_eq!(f.decode(f.encode(-1e6, true)), -57344.0);
+    }
+
+    #[test]
+    fn e8m0_keeps_the_exponent_rounding_up() {
+        let f = fmt(DType::F8E8M0);
+        assert_eq!(f.encode(1.0, true), 127);
+        assert_eq!(f.encode(1.5, true), 128);
+        assert_eq!(f.encode(-4.0, true), 129);
+        assert_eq!(f.encode(0.0, true), 0);
+        assert_eq!(f.decode(0), 2f64.powi(-127));
+        assert_eq!(f.encode(f64::NAN, true), 0xFF);
+        assert_eq!(f.encode(f64::INFINITY, true), 0xFF);
+        let past_max = 1.5 * 2f64.powi(127);
+        assert_eq!(f.encode(past_max, true), 0xFE);
+        assert_eq!(f.encode(past_max, false), 0xFF);
+    }
+
+    #[test]
+    fn fnuz_formats_have_no_negative_zero_and_one_nan() {
+        for d in [DType::F8E4M3FNUZ, DType::F8E5M2FNUZ] {
+            let f = fmt(d);
+            assert_eq!(f.encode(-0.0, false), 0);
+            assert_eq!(f.encode(f64::NAN, false), 0x80);
+            assert_eq!(f.encode(1e9, false), 0x80);
+            assert_eq!(f.decode(f.encode(-1e9, true)), -f.max_finite());
+        }
+    }
+
+    #[test]
+    fn fp4_always_saturates() {
+        let f = fmt(DType::F4E2M1);
+        assert_eq!(f.decode(f.encode(100.0, false)), 6.0);
+        assert_eq!(f.decode(f.encode(f64::NEG_INFINITY, false)), -6.0);
+        // 5 lies halfway between 4 and 6: ties go to the even mantissa (4).
+        assert_eq!(f.decode(f.encode(5.0, true)), 4.0);
     }
 }

@@ -95,8 +95,16 @@ pub fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>, OpError> {
     let n = a.len().max(b.len());
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out.push(match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -125,8 +133,16 @@ pub fn broadcast_dims(a: &[Dim], b: &[Dim]) -> Result<Shape, OpError> {
     let one = Dim::Static(1);
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
-        let da = if i + a.len() >= n { &a[i + a.len() - n] } else { &one };
-        let db = if i + b.len() >= n { &b[i + b.len() - n] } else { &one };
+        let da = if i + a.len() >= n {
+            &a[i + a.len() - n]
+        } else {
+            &one
+        };
+        let db = if i + b.len() >= n {
+            &b[i + b.len() - n]
+        } else {
+            &one
+        };
         out.push(match (da, db) {
             (x, y) if x == y => x.clone(),
             (Dim::Static(1), y) => y.clone(),

@@ -71,7 +71,13 @@ pub fn print(g: &Graph) -> String {
             .iter()
             .map(|v| v.map_or_else(|| "_".to_string(), name))
             .collect();
-        let _ = write!(out, "  {} = {}({})", outs.join(", "), op_text(&node.op), ins.join(", "));
+        let _ = write!(
+            out,
+            "  {} = {}({})",
+            outs.join(", "),
+            op_text(&node.op),
+            ins.join(", ")
+        );
         let first = node.outputs.first().map(|&v| g.value(v).name.as_str());
         if first != Some(node.name.as_str()) {
             let _ = write!(out, " @{}", quote(&node.name));
@@ -102,7 +108,7 @@ fn display_names(g: &Graph) -> Vec<String> {
 }
 
 fn is_word_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '/' | '-' | '%')
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-' | '%')
 }
 
 /// A name as written: bare when it is a plain word, otherwise a JSON string.
@@ -139,7 +145,10 @@ fn values_text(t: &Tensor) -> String {
     let items: Vec<String> = if t.dtype() == DType::Bool {
         t.to_bool_vec().iter().map(|b| b.to_string()).collect()
     } else if t.dtype().is_float() {
-        t.to_f64_vec().iter().map(|&x| float_text(x, t.dtype())).collect()
+        t.to_f64_vec()
+            .iter()
+            .map(|&x| float_text(x, t.dtype()))
+            .collect()
     } else {
         t.to_i128_vec().iter().map(|x| x.to_string()).collect()
     };
@@ -180,9 +189,9 @@ fn json_text(v: &Json) -> String {
         Json::Object(m) => {
             if m.len() == 1 {
                 let (k, inner) = m.iter().next().expect("one entry");
-                if k.starts_with(|c: char| c.is_ascii_uppercase()) {
+                if is_variant_name(k) {
                     return match inner {
-                        Json::Object(_) => format!("{k}{}", json_text(inner)),
+                        Json::Object(m) if !is_variant(m) => format!("{k}{}", json_text(inner)),
                         _ => format!("{k}({})", json_text(inner)),
                     };
                 }
@@ -194,6 +203,16 @@ fn json_text(v: &Json) -> String {
             format!("{{{}}}", fields.join(", "))
         }
     }
+}
+
+/// Serde spells enum variants with an initial capital, struct fields in lower case.
+fn is_variant_name(k: &str) -> bool {
+    k.starts_with(|c: char| c.is_ascii_uppercase())
+}
+
+/// An object that is an enum variant (one capitalized key), not a struct.
+fn is_variant(m: &Map<String, Json>) -> bool {
+    m.len() == 1 && m.keys().all(|k| is_variant_name(k))
 }
 
 // ---------------------------------------------------------------- parsing
@@ -241,7 +260,10 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
                 toks.push((Tok::Str(s), line_no));
                 i += 1;
             } else if c.is_ascii_digit()
-                || (c == '-' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit() || *d == 'i'))
+                || (c == '-'
+                    && chars
+                        .get(i + 1)
+                        .is_some_and(|d| d.is_ascii_digit() || *d == 'i'))
             {
                 let start = i;
                 i += 1;
@@ -333,8 +355,8 @@ impl Lexer {
 
     fn ty(&mut self) -> Result<TensorType, ParseError> {
         let dt = self.name()?;
-        let dtype = DType::from_name(&dt)
-            .map_or_else(|| self.err(format!("unknown dtype '{dt}'")), Ok)?;
+        let dtype =
+            DType::from_name(&dt).map_or_else(|| self.err(format!("unknown dtype '{dt}'")), Ok)?;
         self.expect('[')?;
         if self.eat('?') {
             self.expect(']')?;
@@ -344,7 +366,8 @@ impl Lexer {
         while !self.eat(']') {
             match self.next() {
                 Some(Tok::Num(n)) => dims.push(Dim::Static(
-                    n.parse().map_or_else(|_| self.err(format!("bad dim '{n}'")), Ok)?,
+                    n.parse()
+                        .map_or_else(|_| self.err(format!("bad dim '{n}'")), Ok)?,
                 )),
                 Some(Tok::Word(w)) | Some(Tok::Str(w)) => dims.push(Dim::Symbolic(w)),
                 t => return self.err(format!("expected a dim, found {t:?}")),
@@ -381,7 +404,9 @@ impl Lexer {
                     let f = self.fields()?;
                     Json::Object(Map::from_iter([(w, f)]))
                 }
-                _ if self.peek() == Some(&Tok::Sym('(')) && w.starts_with(|c: char| c.is_ascii_uppercase()) => {
+                _ if self.peek() == Some(&Tok::Sym('('))
+                    && w.starts_with(|c: char| c.is_ascii_uppercase()) =>
+                {
                     self.pos += 1;
                     let inner = self.json()?;
                     self.expect(')')?;
@@ -454,7 +479,16 @@ pub fn parse(src: &str) -> Result<Graph, ParseError> {
         }
         lx.expect('=')?;
         let line = lx.line();
-        let op_json = lx.json()?;
+        // `Unary(Relu)(x)` carries a payload, `MatMul(a, b)` does not: a payload counts only
+        // if the input list follows it.
+        let start = lx.pos;
+        let op_json = match lx.json() {
+            Ok(j) if lx.peek() == Some(&Tok::Sym('(')) => j,
+            _ => {
+                lx.pos = start;
+                Json::String(lx.name()?)
+            }
+        };
         let op: Op = serde_json::from_value(op_json)
             .map_or_else(|e| lx.err(format!("not an op: {e}")), Ok)?;
         lx.expect('(')?;
@@ -464,10 +498,10 @@ pub fn parse(src: &str) -> Result<Graph, ParseError> {
                 inputs.push(None);
             } else {
                 let n = lx.name()?;
-                let id = names.get(&n).copied().map_or_else(
-                    || lx.err(format!("'{n}' is used before it is defined")),
-                    Ok,
-                )?;
+                let id = names
+                    .get(&n)
+                    .copied()
+                    .map_or_else(|| lx.err(format!("'{n}' is used before it is defined")), Ok)?;
                 inputs.push(Some(id));
             }
             lx.eat(',');
@@ -569,9 +603,10 @@ mod tests {
 
     const MLP: &str = r#"graph mlp(x: f32[batch,4]) -> (y) {
   const w: f32[4,2] = [0.5, -1, 2, 0, 1, 1, 0.25, 3]
-  const "bias/0": f32[2] = [0.1, nan]
+  const bias/0: f32[2] = [0.1, nan]
+  const "a b": i64[1] = [7]
   h = MatMul(x, w)
-  hb = Binary(Add)(h, "bias/0")
+  hb = Binary(Add)(h, bias/0)
   y = Unary(LeakyRelu{alpha=0.01})(hb) @act
 }
 "#;
@@ -583,6 +618,7 @@ mod tests {
         let again = parse(&print(&g)).unwrap();
         assert_eq!(print(&again), MLP);
         assert_eq!(g.nodes[2].name, "act");
+        assert_eq!(g.values[3].name, "a b");
         let y = g.value(g.outputs[0]).ty.clone().unwrap();
         assert_eq!(y.dtype, DType::F32);
     }

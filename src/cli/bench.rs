@@ -79,7 +79,7 @@ pub fn bench(args: &BenchArgs) -> Result<Report, Error> {
             "model": args.model.display().to_string(),
             "target": exe.target().name(),
             "threads": exe.threads(),
-            "opt_level": args.compile.opt_level,
+            "opt_level": exe.opt_level() as u8,
             "load_ms": load_ms,
             "compile_ms": compile_ms,
             "median_ms": median_ms,
@@ -106,7 +106,7 @@ fn ms(since: Instant) -> f64 {
 /// The median of sorted, non-empty samples.
 fn median(sorted: &[f64]) -> f64 {
     let n = sorted.len();
-    if n % 2 == 1 {
+    if !n.is_multiple_of(2) {
         sorted[n / 2]
     } else {
         (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0

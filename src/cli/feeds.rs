@@ -42,7 +42,11 @@ pub fn parse_dims(specs: &[String]) -> Result<BTreeMap<String, usize>, Error> {
 
 /// Reads the given inputs and generates the missing ones.
 pub fn build(graph: &Graph, args: &FeedArgs) -> Result<Feeds, Error> {
-    let input_names: Vec<&str> = graph.inputs.iter().map(|&i| graph.value(i).name.as_str()).collect();
+    let input_names: Vec<&str> = graph
+        .inputs
+        .iter()
+        .map(|&i| graph.value(i).name.as_str())
+        .collect();
     let not_an_input = |name: &str| {
         let known = if input_names.is_empty() {
             "the model has no inputs".to_string()
@@ -63,13 +67,19 @@ pub fn build(graph: &Graph, args: &FeedArgs) -> Result<Feeds, Error> {
         }
     }
     for spec in &args.input {
-        let Some((name, file)) = spec.split_once('=').filter(|(n, f)| !n.is_empty() && !f.is_empty()) else {
+        let Some((name, file)) = spec
+            .split_once('=')
+            .filter(|(n, f)| !n.is_empty() && !f.is_empty())
+        else {
             return Err(Error::Invalid(format!(
                 "bad --input '{spec}': expected NAME=FILE.npy or NAME=FILE.pb"
             )));
         };
         if !input_names.contains(&name) {
-            return Err(Error::Invalid(format!("--input {spec}: {}", not_an_input(name))));
+            return Err(Error::Invalid(format!(
+                "--input {spec}: {}",
+                not_an_input(name)
+            )));
         }
         let path = PathBuf::from(file);
         let t = io::read_tensor(&path)?;
@@ -81,7 +91,9 @@ pub fn build(graph: &Graph, args: &FeedArgs) -> Result<Feeds, Error> {
     let mut notes = Vec::new();
     let declared = symbolic_dims(graph);
     for dim in dims.keys().filter(|d| !declared.contains(d)) {
-        notes.push(format!("--dim {dim}: no graph input has a symbolic dim named '{dim}'"));
+        notes.push(format!(
+            "--dim {dim}: no graph input has a symbolic dim named '{dim}'"
+        ));
     }
     bind_dims_from_feeds(graph, &tensors, &mut dims);
     let mut defaulted = Vec::new();
@@ -141,10 +153,17 @@ pub fn concrete_shape(
 }
 
 /// Adds to `dims` the sizes that given feeds fix for symbolic dims not set by `--dim`.
-fn bind_dims_from_feeds(graph: &Graph, feeds: &HashMap<String, Tensor>, dims: &mut BTreeMap<String, usize>) {
+fn bind_dims_from_feeds(
+    graph: &Graph,
+    feeds: &HashMap<String, Tensor>,
+    dims: &mut BTreeMap<String, usize>,
+) {
     for &input in &graph.inputs {
         let value = graph.value(input);
-        let (Some(t), Some(shape)) = (feeds.get(&value.name), value.ty.as_ref().and_then(|t| t.shape.as_ref())) else {
+        let (Some(t), Some(shape)) = (
+            feeds.get(&value.name),
+            value.ty.as_ref().and_then(|t| t.shape.as_ref()),
+        ) else {
             continue;
         };
         if shape.len() != t.rank() {
@@ -216,7 +235,10 @@ pub fn explain_run_error(e: Error, feeds: &Feeds, model: &Path) -> Error {
 /// Describes a value type as `f32[1,3,224,224]`.
 pub fn describe(ty: Option<&TensorType>) -> String {
     match ty {
-        Some(TensorType { dtype, shape: Some(s) }) => format!("{dtype}{}", display_shape(s)),
+        Some(TensorType {
+            dtype,
+            shape: Some(s),
+        }) => format!("{dtype}{}", display_shape(s)),
         Some(TensorType { dtype, shape: None }) => format!("{dtype}[?]"),
         None => "?".to_string(),
     }

@@ -75,12 +75,21 @@ fn text(
     flop_count: &FlopCount,
 ) -> String {
     let mut out = String::new();
-    let graph_name = if graph.name.is_empty() { String::new() } else { format!(" (graph '{}')", graph.name) };
+    let graph_name = if graph.name.is_empty() {
+        String::new()
+    } else {
+        format!(" (graph '{}')", graph.name)
+    };
     let _ = writeln!(out, "model: {}{graph_name}", args.model.display());
     for (title, ids) in [("inputs", &graph.inputs), ("outputs", &graph.outputs)] {
         let _ = writeln!(out, "{title}:");
         for &v in ids {
-            let _ = writeln!(out, "  {}: {}", graph.value_label(v), feeds::describe(graph.value(v).ty.as_ref()));
+            let _ = writeln!(
+                out,
+                "  {}: {}",
+                graph.value_label(v),
+                feeds::describe(graph.value(v).ty.as_ref())
+            );
         }
     }
     let _ = writeln!(out, "ops: {} nodes", graph.nodes.len());
@@ -97,12 +106,21 @@ fn text(
     let at = if flop_count.dims.is_empty() {
         String::new()
     } else {
-        let dims: Vec<String> = flop_count.dims.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let dims: Vec<String> = flop_count
+            .dims
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         format!(" at {}", dims.join(", "))
     };
     match &flop_count.flops {
         Ok(f) => {
-            let _ = writeln!(out, "flops: {} ({}FLOP){at}", summary::count(*f), summary::metric(*f));
+            let scaled = if *f >= 1000 {
+                format!(" ({}FLOP)", summary::metric(*f))
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "flops: {}{scaled}{at}", summary::count(*f));
         }
         Err(why) => {
             let _ = writeln!(out, "flops: unknown ({why}){at}");
@@ -146,7 +164,9 @@ fn count_flops(model: &Model, dims: &BTreeMap<String, usize>) -> FlopCount {
             continue;
         };
         match feeds::concrete_shape(&value.name, &ty, dims, &mut defaulted) {
-            Ok(shape) => graph.value_mut(input).ty = Some(TensorType::new(ty.dtype, static_shape(&shape))),
+            Ok(shape) => {
+                graph.value_mut(input).ty = Some(TensorType::new(ty.dtype, static_shape(&shape)))
+            }
             Err(e) => {
                 reason.get_or_insert_with(|| e.to_string());
             }
@@ -154,7 +174,13 @@ fn count_flops(model: &Model, dims: &BTreeMap<String, usize>) -> FlopCount {
     }
     let mut used: BTreeMap<String, usize> = BTreeMap::new();
     for &input in &model.graph().inputs {
-        for d in model.graph().value(input).ty.iter().flat_map(|t| t.shape.iter().flatten()) {
+        for d in model
+            .graph()
+            .value(input)
+            .ty
+            .iter()
+            .flat_map(|t| t.shape.iter().flatten())
+        {
             if let Dim::Symbolic(s) = d {
                 used.insert(s.clone(), dims.get(s).copied().unwrap_or(1));
             }
@@ -164,7 +190,8 @@ fn count_flops(model: &Model, dims: &BTreeMap<String, usize>) -> FlopCount {
         Some(why) => Err(why),
         None => match ir::infer::infer_graph(&mut graph) {
             Err(e) => Err(format!("shape inference at these input shapes failed: {e}")),
-            Ok(()) => ir::cost::graph_flops(&graph).ok_or_else(|| "some shapes depend on input values".to_string()),
+            Ok(()) => ir::cost::graph_flops(&graph)
+                .ok_or_else(|| "some shapes depend on input values".to_string()),
         },
     };
     FlopCount { flops, dims: used }

@@ -11,7 +11,7 @@ mod summary;
 
 use crate::error::Error;
 use clap::error::ErrorKind;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -67,7 +67,10 @@ pub fn main() -> i32 {
                 // A closed pipe (`tenfold info m.onnx | head -1`) is not a failure.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
                 Err(e) => {
-                    eprintln!("error: cannot write to stdout: {}", one_line(&e.to_string()));
+                    eprintln!(
+                        "error: cannot write to stdout: {}",
+                        one_line(&e.to_string())
+                    );
                     EXIT_FAILURE
                 }
             }
@@ -97,11 +100,27 @@ fn usage_error(e: &clap::Error) -> i32 {
             let _ = e.print();
             return 0;
         }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let names: Vec<String> = Cli::command()
+                .get_subcommands()
+                .map(|c| c.get_name().to_string())
+                .filter(|n| n != "help")
+                .collect();
+            eprintln!(
+                "error: a subcommand is required: {} (see --help)",
+                names.join(", ")
+            );
+            return EXIT_USAGE;
+        }
         _ => {}
     }
     let text = e.to_string();
     let mut lines = text.lines();
-    let mut line = lines.next().unwrap_or("error: invalid command line").trim_end().to_string();
+    let mut line = lines
+        .next()
+        .unwrap_or("error: invalid command line")
+        .trim_end()
+        .to_string();
     if line.ends_with(':') {
         let items: Vec<&str> = lines
             .take_while(|l| l.starts_with(' '))
@@ -136,5 +155,9 @@ fn install_panic_hook() {
 
 /// Joins a multi-line message into one line.
 fn one_line(msg: &str) -> String {
-    msg.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
+    msg.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }

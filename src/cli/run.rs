@@ -38,7 +38,12 @@ pub fn run(args: &RunArgs) -> Result<Report, Error> {
         stdout.push_str(&summary::tensor(name, t));
     }
     if let Some(path) = &args.output {
-        stdout.push_str(&format!("wrote {} outputs to {}\n", outputs.len(), path.display()));
+        let plural = if outputs.len() == 1 { "" } else { "s" };
+        stdout.push_str(&format!(
+            "wrote {} output{plural} to {}\n",
+            outputs.len(),
+            path.display()
+        ));
     }
     Ok(Report {
         stdout,

@@ -10,7 +10,11 @@ const SHOWN: usize = 6;
 pub fn tensor(name: &str, t: &Tensor) -> String {
     let mut out = format!("{name}: {} {:?}\n", t.dtype(), t.shape());
     let n = t.len();
-    let more = if n > SHOWN { format!(", ... ({n} values)") } else { String::new() };
+    let more = if n > SHOWN {
+        format!(", ... ({n} values)")
+    } else {
+        String::new()
+    };
     if t.dtype().is_float() {
         let v = t.to_f64_vec();
         let shown: Vec<String> = v.iter().take(SHOWN).map(|&x| number(x)).collect();
@@ -21,7 +25,11 @@ pub fn tensor(name: &str, t: &Tensor) -> String {
             let min = finite.iter().copied().fold(f64::INFINITY, f64::min);
             let max = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let nans = n - finite.len();
-            let nan_note = if nans > 0 { format!("  nan: {nans}") } else { String::new() };
+            let nan_note = if nans > 0 {
+                format!("  nan: {nans}")
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
                 "  mean: {}  min: {}  max: {}{nan_note}",
@@ -69,7 +77,7 @@ pub fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

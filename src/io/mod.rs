@@ -18,8 +18,12 @@ pub fn read_npy(path: &Path) -> Result<Tensor, Error> {
 
 /// Writes a `.npy` file atomically.
 pub fn write_npy(path: &Path, tensor: &Tensor) -> Result<(), Error> {
-    let bytes = npy::encode(tensor).map_err(|msg| Error::Unrepresentable(format!("{}: {msg}", path.display())))?;
-    write_atomic(path, |f| f.write_all(&bytes).map_err(|e| Error::io(path, "cannot write", e)))
+    let bytes = npy::encode(tensor)
+        .map_err(|msg| Error::Unrepresentable(format!("{}: {msg}", path.display())))?;
+    write_atomic(path, |f| {
+        f.write_all(&bytes)
+            .map_err(|e| Error::io(path, "cannot write", e))
+    })
 }
 
 /// Reads a `.npz` file into `(key, tensor)` pairs in archive order.
@@ -60,7 +64,10 @@ pub fn read_tensor(path: &Path) -> Result<Tensor, Error> {
 
 /// Runs `write` on a temporary file next to `path`, then renames it over `path`; on any error
 /// the temporary file is removed and `path` is untouched.
-pub fn write_atomic(path: &Path, write: impl FnOnce(&mut File) -> Result<(), Error>) -> Result<(), Error> {
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> Result<(), Error>,
+) -> Result<(), Error> {
     let tmp = temp_path(path);
     let result = File::create(&tmp)
         .map_err(|e| Error::io(path, "cannot create", e))
@@ -76,7 +83,10 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut File) -> Result<(), Err
 }
 
 fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
@@ -99,7 +109,10 @@ mod tests {
         let pairs = vec![("x".to_string(), t.clone())];
         write_npz(&dir.join("x.npz"), &pairs).unwrap();
         assert_eq!(read_npz(&dir.join("x.npz")).unwrap(), pairs);
-        let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         names.sort();
         assert_eq!(names, ["x.npy", "x.npz"]);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -111,7 +124,9 @@ mod tests {
         let path = dir.join("y.npz");
         std::fs::write(&path, b"old").unwrap();
         let bf16 = Tensor::from_f64(ir::DType::BF16, vec![1], &[1.0]).unwrap();
-        let err = write_npz(&path, &[("y".into(), bf16)]).unwrap_err().to_string();
+        let err = write_npz(&path, &[("y".into(), bf16)])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bf16") && err.contains("y.npz"), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
@@ -157,14 +172,19 @@ mod tests {
         }
         for archive in ["stored.npz", "deflated.npz"] {
             let pairs = read_npz(&dir.join(archive)).unwrap();
-            let want = vec![("a".to_string(), arange(F32, &[2, 3])), ("b".to_string(), arange(I64, &[4]))];
+            let want = vec![
+                ("a".to_string(), arange(F32, &[2, 3])),
+                ("b".to_string(), arange(I64, &[4])),
+            ];
             assert_eq!(pairs, want, "{archive}");
         }
     }
 
     #[test]
     fn missing_files_name_the_path() {
-        let err = read_npy(Path::new("/nonexistent/q.npy")).unwrap_err().to_string();
+        let err = read_npy(Path::new("/nonexistent/q.npy"))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("/nonexistent/q.npy: cannot read"), "{err}");
     }
 }

@@ -17,25 +17,40 @@ const ALIGN: usize = 64;
 pub fn decode(bytes: &[u8]) -> Result<Tensor, String> {
     let rest = bytes
         .strip_prefix(MAGIC)
-        .ok_or("not a .npy file (the magic string \\x93NUMPY is missing)")?;
-    let (&major, rest) = rest.split_first().ok_or("the file ends inside the header")?;
-    let (&minor, rest) = rest.split_first().ok_or("the file ends inside the header")?;
+        .ok_or("not a .npy file (it does not start with \\x93NUMPY)")?;
+    let (&major, rest) = rest
+        .split_first()
+        .ok_or("not a .npy file: it ends inside the header")?;
+    let (&minor, rest) = rest
+        .split_first()
+        .ok_or("not a .npy file: it ends inside the header")?;
     let (header_len, rest) = match major {
         1 => {
-            let (len, rest) = split(rest, 2).ok_or("the file ends inside the header")?;
+            let (len, rest) = split(rest, 2).ok_or("not a .npy file: it ends inside the header")?;
             (u16::from_le_bytes([len[0], len[1]]) as usize, rest)
         }
         2 | 3 => {
-            let (len, rest) = split(rest, 4).ok_or("the file ends inside the header")?;
-            (u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize, rest)
+            let (len, rest) = split(rest, 4).ok_or("not a .npy file: it ends inside the header")?;
+            (
+                u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize,
+                rest,
+            )
         }
-        _ => return Err(format!("format version {major}.{minor} is not supported (1.0 to 3.0 are)")),
+        _ => {
+            return Err(format!(
+                "format version {major}.{minor} is not supported (1.0 to 3.0 are)"
+            ));
+        }
     };
     let (header, data) = split(rest, header_len).ok_or_else(|| {
-        format!("the header is said to be {header_len} bytes, but the file ends before that")
+        format!(
+            "not a .npy file: the header is said to be {header_len} bytes, but only {} bytes follow",
+            rest.len()
+        )
     })?;
     // Versions 1 and 2 are latin-1, 3 is UTF-8; every valid header is ASCII either way.
-    let header = std::str::from_utf8(header).map_err(|_| "the header is not text".to_string())?;
+    let header = std::str::from_utf8(header)
+        .map_err(|_| "not a .npy file: the header is not text".to_string())?;
     let header = Header::parse(header)?;
     let n = ir::tensor::checked_numel(&header.shape).map_err(|e| e.to_string())?;
     let itemsize = header.dtype.bits() / 8;
@@ -53,7 +68,8 @@ pub fn decode(bytes: &[u8]) -> Result<Tensor, String> {
     let values = decode_data(header.dtype, data, header.big_endian);
     if header.fortran_order && header.shape.len() > 1 {
         let order = fortran_gather_order(&header.shape);
-        return Tensor::new(header.dtype, header.shape, values.gather(&order)).map_err(|e| e.to_string());
+        return Tensor::new(header.dtype, header.shape, values.gather(&order))
+            .map_err(|e| e.to_string());
     }
     Tensor::new(header.dtype, header.shape, values).map_err(|e| e.to_string())
 }
@@ -71,7 +87,10 @@ pub fn encode(t: &Tensor) -> Result<Vec<u8>, String> {
         [d] => format!("({d},)"),
         dims => format!(
             "({})",
-            dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            dims.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
@@ -139,11 +158,17 @@ struct Header {
 
 impl Header {
     fn parse(text: &str) -> Result<Header, String> {
-        let mut parser = LiteralParser { s: text.trim_end_matches(['\n', ' ', '\0']), pos: 0 };
+        let mut parser = LiteralParser {
+            s: text.trim_end_matches(['\n', ' ', '\0']),
+            pos: 0,
+        };
         let value = parser.value()?;
         parser.skip_space();
         if parser.pos != parser.s.len() {
-            return Err(format!("the header has trailing text: {:?}", &parser.s[parser.pos..]));
+            return Err(format!(
+                "the header has trailing text: {:?}",
+                &parser.s[parser.pos..]
+            ));
         }
         let Literal::Dict(fields) = value else {
             return Err(format!("the header is not a dict: {text:?}"));
@@ -168,7 +193,9 @@ impl Header {
             Literal::Tuple(dims) | Literal::List(dims) => dims
                 .iter()
                 .map(|d| match d {
-                    Literal::Int(n) => usize::try_from(*n).map_err(|_| format!("dim {n} is too large")),
+                    Literal::Int(n) => {
+                        usize::try_from(*n).map_err(|_| format!("dim {n} is too large"))
+                    }
                     other => Err(format!("shape entry {other:?} is not an integer")),
                 })
                 .collect::<Result<Vec<_>, _>>()?,
@@ -281,18 +308,40 @@ fn decode_data(dtype: DType, raw: &[u8], big_endian: bool) -> Data {
 
 fn encode_data(data: &Data, out: &mut Vec<u8>) {
     match data {
-        Data::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::F64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::F16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes())),
-        Data::BF16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes())),
-        Data::I8(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::F32(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::F64(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::F16(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes())),
+        Data::BF16(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes())),
+        Data::I8(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         Data::U8(v) => out.extend_from_slice(v),
-        Data::I16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::U16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::I32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::U32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::I64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::U64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::I16(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::U16(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::I32(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::U32(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::I64(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::U64(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         Data::Bool(v) => out.extend(v.iter().map(|&b| b as u8)),
     }
 }
@@ -337,7 +386,10 @@ impl LiteralParser<'_> {
 
     fn error(&self, what: &str) -> String {
         let found: String = self.rest().chars().take(40).collect();
-        format!("bad header at byte {}: expected {what}, found {found:?}", self.pos)
+        format!(
+            "bad header at byte {}: expected {what}, found {found:?}",
+            self.pos
+        )
     }
 
     fn value(&mut self) -> Result<Literal, String> {
@@ -373,7 +425,11 @@ impl LiteralParser<'_> {
                         return Err(self.error(&format!("',' or '{close}'")));
                     }
                 }
-                Ok(if c == '(' { Literal::Tuple(items) } else { Literal::List(items) })
+                Ok(if c == '(' {
+                    Literal::Tuple(items)
+                } else {
+                    Literal::List(items)
+                })
             }
             '\'' | '"' => {
                 let body = &self.rest()[1..];
@@ -383,7 +439,10 @@ impl LiteralParser<'_> {
                 Ok(Literal::Str(text))
             }
             '0'..='9' => {
-                let digits = self.rest().find(|c: char| !c.is_ascii_digit()).unwrap_or(self.rest().len());
+                let digits = self
+                    .rest()
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(self.rest().len());
                 let n = self.rest()[..digits]
                     .parse::<u64>()
                     .map_err(|_| self.error("a smaller integer"))?;
@@ -415,7 +474,8 @@ mod tests {
         let shape = vec![2, 3];
         for dtype in DType::ALL.into_iter().filter(|&d| descr(d).is_some()) {
             let t = if dtype == DType::Bool {
-                Tensor::from_bool(shape.clone(), vec![true, false, true, true, false, false]).unwrap()
+                Tensor::from_bool(shape.clone(), vec![true, false, true, true, false, false])
+                    .unwrap()
             } else if dtype.is_float() {
                 Tensor::from_f64(dtype, shape.clone(), &[0.5, -1.0, 2.25, 0.0, 7.0, -3.5]).unwrap()
             } else {
@@ -470,7 +530,11 @@ mod tests {
     #[test]
     fn malformed_files_are_errors() {
         assert!(decode(b"").unwrap_err().contains("not a .npy file"));
-        assert!(decode(b"\x93NUMPY\x01\x00\xff\x00{").unwrap_err().contains("ends before"));
+        assert!(
+            decode(b"\x93NUMPY\x01\x00\xff\x00{")
+                .unwrap_err()
+                .contains("only 1 bytes follow")
+        );
         let t = Tensor::from_f32(vec![4], vec![1.0; 4]).unwrap();
         let mut bytes = encode(&t).unwrap();
         bytes.pop();
@@ -480,6 +544,10 @@ mod tests {
         bytes.extend_from_slice(&[1, 0]);
         bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
         bytes.extend_from_slice(header.as_bytes());
-        assert!(decode(&bytes).unwrap_err().contains("'<U3' is not supported"));
+        assert!(
+            decode(&bytes)
+                .unwrap_err()
+                .contains("'<U3' is not supported")
+        );
     }
 }

@@ -10,8 +10,8 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 /// Decodes an archive into `(key, tensor)` pairs in archive order. The error says what is wrong,
 /// without the file's name.
 pub fn decode<R: Read + Seek>(reader: R) -> Result<Vec<(String, Tensor)>, String> {
-    let mut archive = ZipArchive::new(reader)
-        .map_err(|e| format!("not a valid .npz file (zip archive): {e}"))?;
+    let mut archive =
+        ZipArchive::new(reader).map_err(|e| format!("not a valid .npz file (zip archive): {e}"))?;
     let mut out = Vec::with_capacity(archive.len());
     for i in 0..archive.len() {
         let mut entry = archive
@@ -58,9 +58,18 @@ mod tests {
     #[test]
     fn archives_round_trip_in_order() {
         let tensors = vec![
-            ("b".to_string(), Tensor::from_f32(vec![2, 2], vec![1.0, 2.0, 3.0, 4.0]).unwrap()),
-            ("a/x".to_string(), Tensor::from_i64(vec![1], vec![7]).unwrap()),
-            ("flag".to_string(), Tensor::from_bool(vec![], vec![true]).unwrap()),
+            (
+                "b".to_string(),
+                Tensor::from_f32(vec![2, 2], vec![1.0, 2.0, 3.0, 4.0]).unwrap(),
+            ),
+            (
+                "a/x".to_string(),
+                Tensor::from_i64(vec![1], vec![7]).unwrap(),
+            ),
+            (
+                "flag".to_string(),
+                Tensor::from_bool(vec![], vec![true]).unwrap(),
+            ),
         ];
         let mut buf = Cursor::new(Vec::new());
         encode(&mut buf, &tensors).unwrap();

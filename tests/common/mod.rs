@@ -30,7 +30,8 @@ pub fn is_unsupported(e: &ir::Error) -> bool {
 }
 
 pub fn load_case(dir: &Path) -> Result<(ir::Graph, Vec<DataSet>), LoadError> {
-    let bytes = std::fs::read(dir.join("model.onnx")).map_err(|e| LoadError::Failed(e.to_string()))?;
+    let bytes =
+        std::fs::read(dir.join("model.onnx")).map_err(|e| LoadError::Failed(e.to_string()))?;
     let graph = ir::onnx::import_model(&bytes, Some(dir)).map_err(|e| {
         if is_unsupported(&e) {
             LoadError::Unsupported(e.to_string())
@@ -42,7 +43,11 @@ pub fn load_case(dir: &Path) -> Result<(ir::Graph, Vec<DataSet>), LoadError> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| LoadError::Failed(e.to_string()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("test_data_set_")))
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("test_data_set_"))
+        })
         .collect();
     dirs.sort();
     for ds in dirs {
@@ -51,18 +56,24 @@ pub fn load_case(dir: &Path) -> Result<(ir::Graph, Vec<DataSet>), LoadError> {
             .filter_map(|e| e.ok())
             .any(|e| e.path().extension().is_some_and(|x| x == "unsupported"))
         {
-            return Err(LoadError::Unsupported("non-tensor inputs or outputs".into()));
+            return Err(LoadError::Unsupported(
+                "non-tensor inputs or outputs".into(),
+            ));
         }
         let read = |kind: &str, k: usize| -> Option<Result<Tensor, LoadError>> {
             let p = ds.join(format!("{kind}_{k}.pb"));
             let bytes = std::fs::read(&p).ok()?;
-            Some(ir::onnx::tensor_from_bytes(&bytes).map(|(_, t)| t).map_err(|e| {
-                if is_unsupported(&e) {
-                    LoadError::Unsupported(e.to_string())
-                } else {
-                    LoadError::Failed(format!("{}: {e}", p.display()))
-                }
-            }))
+            Some(
+                ir::onnx::tensor_from_bytes(&bytes)
+                    .map(|(_, t)| t)
+                    .map_err(|e| {
+                        if is_unsupported(&e) {
+                            LoadError::Unsupported(e.to_string())
+                        } else {
+                            LoadError::Failed(format!("{}: {e}", p.display()))
+                        }
+                    }),
+            )
         };
         let mut inputs = HashMap::new();
         for (k, &id) in graph.inputs.iter().enumerate() {
@@ -70,14 +81,24 @@ pub fn load_case(dir: &Path) -> Result<(ir::Graph, Vec<DataSet>), LoadError> {
                 Some(t) => {
                     inputs.insert(graph.value(id).name.clone(), t?);
                 }
-                None => return Err(LoadError::Failed(format!("{} has no input_{k}.pb", ds.display()))),
+                None => {
+                    return Err(LoadError::Failed(format!(
+                        "{} has no input_{k}.pb",
+                        ds.display()
+                    )));
+                }
             }
         }
         let mut expected = Vec::new();
         for k in 0..graph.outputs.len() {
             match read("output", k) {
                 Some(t) => expected.push(t?),
-                None => return Err(LoadError::Failed(format!("{} has no output_{k}.pb", ds.display()))),
+                None => {
+                    return Err(LoadError::Failed(format!(
+                        "{} has no output_{k}.pb",
+                        ds.display()
+                    )));
+                }
             }
         }
         sets.push(DataSet { inputs, expected });
@@ -89,10 +110,18 @@ pub fn load_case(dir: &Path) -> Result<(ir::Graph, Vec<DataSet>), LoadError> {
 /// (NaN matches NaN, infinities match by sign), everything else exactly.
 pub fn compare(got: &Tensor, want: &Tensor, rtol: f64, atol: f64) -> Result<(), String> {
     if got.dtype() != want.dtype() {
-        return Err(format!("dtype {} != expected {}", got.dtype(), want.dtype()));
+        return Err(format!(
+            "dtype {} != expected {}",
+            got.dtype(),
+            want.dtype()
+        ));
     }
     if got.shape() != want.shape() {
-        return Err(format!("shape {:?} != expected {:?}", got.shape(), want.shape()));
+        return Err(format!(
+            "shape {:?} != expected {:?}",
+            got.shape(),
+            want.shape()
+        ));
     }
     if got.dtype().is_float() {
         let (g, w) = (got.to_f64_vec(), want.to_f64_vec());
@@ -102,14 +131,26 @@ pub fn compare(got: &Tensor, want: &Tensor, rtol: f64, atol: f64) -> Result<(), 
                 || (a == b)
                 || (a.is_finite() && b.is_finite() && (a - b).abs() <= atol + rtol * b.abs());
             if !ok {
-                let excess = if a.is_finite() && b.is_finite() { (a - b).abs() } else { f64::INFINITY };
+                let excess = if a.is_finite() && b.is_finite() {
+                    (a - b).abs()
+                } else {
+                    f64::INFINITY
+                };
                 if worst.is_none_or(|(_, e)| excess > e) {
                     worst = Some((i, excess));
                 }
             }
         }
         if let Some((i, _)) = worst {
-            let bad = g.iter().zip(&w).filter(|(a, b)| !(a.is_nan() && b.is_nan()) && a != b && !((*a - *b).abs() <= atol + rtol * b.abs())).count();
+            let bad = g
+                .iter()
+                .zip(&w)
+                .filter(|(a, b)| {
+                    !(a.is_nan() && b.is_nan())
+                        && a != b
+                        && !((*a - *b).abs() <= atol + rtol * b.abs())
+                })
+                .count();
             return Err(format!(
                 "{bad} of {} elements differ; worst at {i}: got {}, expected {}",
                 g.len(),
@@ -142,7 +183,8 @@ pub fn check_case(
     for (k, set) in sets.iter().enumerate() {
         let outs = run(graph, &set.inputs).map_err(|e| format!("data set {k}: {e}"))?;
         for (j, ((name, got), want)) in outs.iter().zip(&set.expected).enumerate() {
-            compare(got, want, rtol, atol).map_err(|e| format!("data set {k}, output {j} '{name}': {e}"))?;
+            compare(got, want, rtol, atol)
+                .map_err(|e| format!("data set {k}, output {j} '{name}': {e}"))?;
         }
     }
     Ok(())

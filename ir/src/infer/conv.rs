@@ -24,7 +24,11 @@ fn static_dims(dims: &[Dim]) -> Option<Vec<usize>> {
 }
 
 /// Spatial output dims: each static input dim through `axis_out`, symbolic ones fresh.
-fn spatial_out(input: &[Dim], hint: &str, axis_out: impl Fn(usize, usize) -> Result<usize, OpError>) -> Result<Shape, OpError> {
+fn spatial_out(
+    input: &[Dim],
+    hint: &str,
+    axis_out: impl Fn(usize, usize) -> Result<usize, OpError>,
+) -> Result<Shape, OpError> {
     input
         .iter()
         .enumerate()
@@ -36,7 +40,7 @@ fn spatial_out(input: &[Dim], hint: &str, axis_out: impl Fn(usize, usize) -> Res
 }
 
 /// The `[N, C, spatial...]` input shape of a window op, checking its rank.
-fn window_input<'a>(x: &'a TensorType, spatial: Option<usize>) -> Result<Option<&'a [Dim]>, OpError> {
+fn window_input(x: &TensorType, spatial: Option<usize>) -> Result<Option<&[Dim]>, OpError> {
     let Some(s) = x.shape.as_deref() else {
         return Ok(None);
     };
@@ -70,15 +74,22 @@ pub fn conv(a: &ConvAttrs, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, 
         && let (Dim::Static(c), Dim::Static(cg)) = (&xs[1], &ws[1])
         && *c != cg * a.group
     {
-        op_bail!("input has {c} channels, weight expects {} (group {})", cg * a.group, a.group);
+        op_bail!(
+            "input has {c} channels, weight expects {} (group {})",
+            cg * a.group,
+            a.group
+        );
     }
     if let Some(b) = opt(inputs, 2)
-        && let (Some([Dim::Static(nb)]), Some(Dim::Static(m))) = (b.ty.shape.as_deref(), ws.map(|s| &s[0]))
+        && let (Some([Dim::Static(nb)]), Some(Dim::Static(m))) =
+            (b.ty.shape.as_deref(), ws.map(|s| &s[0]))
         && nb != m
     {
         op_bail!("bias has {nb} elements, the weight has {m} output channels");
     }
-    let kernel = ws.and_then(|s| static_dims(&s[2..])).or_else(|| a.kernel_shape.clone());
+    let kernel = ws
+        .and_then(|s| static_dims(&s[2..]))
+        .or_else(|| a.kernel_shape.clone());
     let Some(rank) = xs.map(|s| s.len()).or(ws.map(|s| s.len())) else {
         return Ok(vec![TensorType::unknown_shape(x.dtype)]);
     };
@@ -97,7 +108,33 @@ pub fn conv(a: &ConvAttrs, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, 
     Ok(vec![TensorType::new(x.dtype, shape)])
 }
 
-pub fn conv_transpose(a: &ConvTransposeAttrs, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
+pub fn conv_integer(a: &ConvAttrs, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
+    for (i, name) in [(0, "x"), (1, "w")] {
+        let d = req(inputs, i)?.ty.dtype;
+        if !matches!(d, DType::U8 | DType::I8) {
+            op_bail!("{name} must be u8 or i8, got {d}");
+        }
+    }
+    // The float rule gives the shape; it only needs the operands as one float dtype.
+    let as_float = |i: usize| -> Result<TensorType, OpError> {
+        Ok(TensorType {
+            dtype: DType::F32,
+            shape: req(inputs, i)?.ty.shape.clone(),
+        })
+    };
+    let (x, w) = (as_float(0)?, as_float(1)?);
+    let known = |ty| Some(Known { ty, value: None });
+    let shape = conv(a, &[known(&x), known(&w)])?.remove(0).shape;
+    Ok(vec![TensorType {
+        dtype: DType::I32,
+        shape,
+    }])
+}
+
+pub fn conv_transpose(
+    a: &ConvTransposeAttrs,
+    inputs: &[Option<Known>],
+) -> Result<Vec<TensorType>, OpError> {
     let x = req(inputs, 0)?.ty;
     let w = req(inputs, 1)?.ty;
     if x.dtype != w.dtype {
@@ -154,11 +191,18 @@ fn pool_type(attrs: &PoolAttrs, x: &TensorType) -> Result<TensorType, OpError> {
         return Ok(TensorType::new(x.dtype, shape));
     };
     let mut shape = xs[..2].to_vec();
-    shape.extend(spatial_out(&xs[2..], "pool", |i, d| spec.axis(i, d).map(|ax| ax.output))?);
+    shape.extend(spatial_out(&xs[2..], "pool", |i, d| {
+        spec.axis(i, d).map(|ax| ax.output)
+    })?);
     Ok(TensorType::new(x.dtype, shape))
 }
 
-pub fn max_pool(pool: &PoolAttrs, storage_order: i64, inputs: &[Option<Known>], n_outputs: usize) -> Result<Vec<TensorType>, OpError> {
+pub fn max_pool(
+    pool: &PoolAttrs,
+    storage_order: i64,
+    inputs: &[Option<Known>],
+    n_outputs: usize,
+) -> Result<Vec<TensorType>, OpError> {
     let x = req(inputs, 0)?.ty;
     if !(x.dtype.is_float() || x.dtype.is_int()) {
         op_bail!("dtype {} is not supported", x.dtype);
@@ -177,14 +221,22 @@ pub fn max_pool(pool: &PoolAttrs, storage_order: i64, inputs: &[Option<Known>], 
     Ok(out)
 }
 
-pub fn average_pool(pool: &PoolAttrs, count_include_pad: bool, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
+pub fn average_pool(
+    pool: &PoolAttrs,
+    count_include_pad: bool,
+    inputs: &[Option<Known>],
+) -> Result<Vec<TensorType>, OpError> {
     let _ = count_include_pad;
     let x = req(inputs, 0)?.ty;
     check_float(x.dtype)?;
     Ok(vec![pool_type(pool, x)?])
 }
 
-pub fn lp_pool(pool: &PoolAttrs, p: f32, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
+pub fn lp_pool(
+    pool: &PoolAttrs,
+    p: f32,
+    inputs: &[Option<Known>],
+) -> Result<Vec<TensorType>, OpError> {
     let x = req(inputs, 0)?.ty;
     check_float(x.dtype)?;
     if p <= 0.0 || p.is_nan() {
@@ -223,7 +275,13 @@ pub fn global_lp_pool(p: f32, inputs: &[Option<Known>]) -> Result<Vec<TensorType
     global_type(inputs)
 }
 
-pub fn lrn(alpha: f32, beta: f32, bias: f32, size: usize, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
+pub fn lrn(
+    alpha: f32,
+    beta: f32,
+    bias: f32,
+    size: usize,
+    inputs: &[Option<Known>],
+) -> Result<Vec<TensorType>, OpError> {
     let _ = (alpha, beta, bias);
     let x = req(inputs, 0)?.ty;
     check_float(x.dtype)?;
@@ -263,13 +321,27 @@ mod tests {
     fn conv_shape_with_symbolic_batch_and_same_padding() {
         let x = TensorType::new(
             DType::F32,
-            vec![Dim::Symbolic("n".into()), Dim::Static(3), Dim::Static(7), Dim::Static(8)],
+            vec![
+                Dim::Symbolic("n".into()),
+                Dim::Static(3),
+                Dim::Static(7),
+                Dim::Static(8),
+            ],
         );
         let w = TensorType::new(DType::F32, static_shape(&[16, 3, 3, 3]));
-        let out = conv(&conv_attrs(AutoPad::SameUpper, vec![2, 2]), &[known(&x), known(&w)]).unwrap();
+        let out = conv(
+            &conv_attrs(AutoPad::SameUpper, vec![2, 2]),
+            &[known(&x), known(&w)],
+        )
+        .unwrap();
         assert_eq!(
             out[0].shape.as_ref().unwrap(),
-            &vec![Dim::Symbolic("n".into()), Dim::Static(16), Dim::Static(4), Dim::Static(4)]
+            &vec![
+                Dim::Symbolic("n".into()),
+                Dim::Static(16),
+                Dim::Static(4),
+                Dim::Static(4)
+            ]
         );
     }
 
@@ -277,7 +349,11 @@ mod tests {
     fn conv_channel_mismatch_names_both_counts() {
         let x = TensorType::new(DType::F32, static_shape(&[1, 3, 5, 5]));
         let w = TensorType::new(DType::F32, static_shape(&[8, 4, 3, 3]));
-        let e = conv(&conv_attrs(AutoPad::NotSet, vec![]), &[known(&x), known(&w)]).unwrap_err();
+        let e = conv(
+            &conv_attrs(AutoPad::NotSet, vec![]),
+            &[known(&x), known(&w)],
+        )
+        .unwrap_err();
         assert_eq!(e.0, "input has 3 channels, weight expects 4 (group 1)");
     }
 

@@ -195,20 +195,33 @@ pub fn clip(inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
     let x = req(inputs, 0)?;
     check_domain("Clip", Domain::Numeric, x.ty.dtype)?;
     for (i, name) in [(1, "min"), (2, "max")] {
-        let Some(bound) = opt(inputs, i) else { continue };
+        let Some(bound) = opt(inputs, i) else {
+            continue;
+        };
         if bound.ty.dtype != x.ty.dtype {
-            op_bail!("{name} is {}, but the input is {}", bound.ty.dtype, x.ty.dtype);
+            op_bail!(
+                "{name} is {}, but the input is {}",
+                bound.ty.dtype,
+                x.ty.dtype
+            );
         }
         if let Some(shape) = &bound.ty.shape
             && shape.iter().any(|d| d.as_static().is_some_and(|n| n != 1))
         {
-            op_bail!("{name} must be a scalar, got shape {}", crate::shape::display_shape(shape));
+            op_bail!(
+                "{name} must be a scalar, got shape {}",
+                crate::shape::display_shape(shape)
+            );
         }
     }
     Ok(vec![x.ty.clone()])
 }
 
-pub fn cast(to: DType, _saturate: bool, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
+pub fn cast(
+    to: DType,
+    _saturate: bool,
+    inputs: &[Option<Known>],
+) -> Result<Vec<TensorType>, OpError> {
     let x = req(inputs, 0)?;
     Ok(vec![TensorType {
         dtype: to,
@@ -276,7 +289,10 @@ mod tests {
     #[test]
     fn predicates_give_bool_and_float_ops_reject_integers() {
         let x = ty(DType::F16, &[Dim::Static(2)]);
-        assert_eq!(unary(UnaryOp::IsNaN, &[known(&x)]).unwrap()[0].dtype, DType::Bool);
+        assert_eq!(
+            unary(UnaryOp::IsNaN, &[known(&x)]).unwrap()[0].dtype,
+            DType::Bool
+        );
         let i = ty(DType::I64, &[Dim::Static(2)]);
         assert!(unary(UnaryOp::Exp, &[known(&i)]).is_err());
         assert_eq!(unary(UnaryOp::Abs, &[known(&i)]).unwrap()[0], i);

@@ -231,3 +231,85 @@ pub fn reverse_sequence(
     }
     Ok(vec![x.ty.clone()])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::Tensor;
+
+    fn known(ty: &TensorType) -> Option<Known<'_>> {
+        Some(Known { ty, value: None })
+    }
+
+    #[test]
+    fn gather_inserts_the_indices_shape_at_the_axis() {
+        let data = TensorType::new(DType::F32, vec![Dim::Symbolic("v".into()), Dim::Static(8)]);
+        let idx = TensorType::new(DType::I64, vec![Dim::Static(2), Dim::Static(3)]);
+        let out = gather(0, &[known(&data), known(&idx)]).unwrap();
+        let want = vec![Dim::Static(2), Dim::Static(3), Dim::Static(8)];
+        assert_eq!(out[0], TensorType::new(DType::F32, want));
+        let float_idx = TensorType::new(DType::F32, vec![Dim::Static(2)]);
+        assert!(gather(0, &[known(&data), known(&float_idx)]).is_err());
+    }
+
+    #[test]
+    fn gather_nd_uses_the_tuple_length() {
+        let data = TensorType::new(
+            DType::F32,
+            vec![Dim::Static(2), Dim::Static(3), Dim::Static(4)],
+        );
+        let idx = TensorType::new(
+            DType::I64,
+            vec![Dim::Static(2), Dim::Static(5), Dim::Static(1)],
+        );
+        let out = gather_nd(1, &[known(&data), known(&idx)]).unwrap();
+        let want = vec![Dim::Static(2), Dim::Static(5), Dim::Static(4)];
+        assert_eq!(out[0].shape, Some(want));
+    }
+
+    #[test]
+    fn data_dependent_sizes_become_fresh_dims_unless_the_condition_is_constant() {
+        let x = TensorType::new(DType::F32, vec![Dim::Static(3), Dim::Static(2)]);
+        let nz = non_zero(&[known(&x)]).unwrap();
+        let nz = nz[0].shape.as_ref().unwrap();
+        assert_eq!(nz[0], Dim::Static(2));
+        assert!(matches!(nz[1], Dim::Symbolic(_)));
+        let cond_ty = TensorType::new(DType::Bool, vec![Dim::Static(3)]);
+        let cond = Tensor::from_bool(vec![3], vec![true, false, true]).unwrap();
+        let ins = [
+            known(&x),
+            Some(Known {
+                ty: &cond_ty,
+                value: Some(&cond),
+            }),
+        ];
+        let out = compress(Some(0), &ins).unwrap();
+        assert_eq!(out[0].shape, Some(vec![Dim::Static(2), Dim::Static(2)]));
+        let out = compress(Some(0), &[known(&x), known(&cond_ty)]).unwrap();
+        assert!(matches!(
+            out[0].shape.as_ref().unwrap()[0],
+            Dim::Symbolic(_)
+        ));
+    }
+
+    #[test]
+    fn one_hot_inserts_a_constant_depth() {
+        let idx = TensorType::new(DType::I64, vec![Dim::Static(4)]);
+        let depth_ty = TensorType::new(DType::I64, vec![]);
+        let depth = Tensor::scalar_i64(10);
+        let values = TensorType::new(DType::F16, vec![Dim::Static(2)]);
+        let ins = [
+            known(&idx),
+            Some(Known {
+                ty: &depth_ty,
+                value: Some(&depth),
+            }),
+            known(&values),
+        ];
+        let out = one_hot(0, &ins).unwrap();
+        assert_eq!(
+            out[0],
+            TensorType::new(DType::F16, vec![Dim::Static(10), Dim::Static(4)])
+        );
+    }
+}

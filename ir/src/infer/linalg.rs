@@ -23,12 +23,24 @@ fn matmul_shape(a: &[Dim], b: &[Dim]) -> Result<Shape, OpError> {
         );
     }
     let one = Dim::Static(1);
-    let a2: Vec<Dim> = if a.len() == 1 { vec![one.clone(), a[0].clone()] } else { a.to_vec() };
-    let b2: Vec<Dim> = if b.len() == 1 { vec![b[0].clone(), one] } else { b.to_vec() };
+    let a2: Vec<Dim> = if a.len() == 1 {
+        vec![one.clone(), a[0].clone()]
+    } else {
+        a.to_vec()
+    };
+    let b2: Vec<Dim> = if b.len() == 1 {
+        vec![b[0].clone(), one]
+    } else {
+        b.to_vec()
+    };
     let (m, k) = (&a2[a2.len() - 2], &a2[a2.len() - 1]);
     let (kb, n) = (&b2[b2.len() - 2], &b2[b2.len() - 1]);
     if dims_conflict(k, kb) {
-        op_bail!("inner dims differ: a is {}, b is {}", display_shape(a), display_shape(b));
+        op_bail!(
+            "inner dims differ: a is {}, b is {}",
+            display_shape(a),
+            display_shape(b)
+        );
     }
     let mut out = broadcast_dims(&a2[..a2.len() - 2], &b2[..b2.len() - 2]).map_err(|_| {
         op_err!(
@@ -47,7 +59,12 @@ fn matmul_shape(a: &[Dim], b: &[Dim]) -> Result<Shape, OpError> {
 }
 
 /// The matmul type of inputs `ia` and `ib` with output dtype `dtype`.
-fn matmul_type(inputs: &[Option<Known>], ia: usize, ib: usize, dtype: DType) -> Result<TensorType, OpError> {
+fn matmul_type(
+    inputs: &[Option<Known>],
+    ia: usize,
+    ib: usize,
+    dtype: DType,
+) -> Result<TensorType, OpError> {
     let a = req(inputs, ia)?.ty;
     let b = req(inputs, ib)?.ty;
     Ok(match (&a.shape, &b.shape) {
@@ -83,18 +100,23 @@ pub fn gemm(a: &GemmAttrs, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, 
     let tb = req(inputs, 1)?.ty;
     same_dtype("A and B", ta.dtype, tb.dtype)?;
     numeric(ta.dtype)?;
-    let oriented = |name: &str, ty: &TensorType, transposed: bool| -> Result<Option<(Dim, Dim)>, OpError> {
-        match ty.shape.as_deref() {
-            None => Ok(None),
-            Some([r, c]) if transposed => Ok(Some((c.clone(), r.clone()))),
-            Some([r, c]) => Ok(Some((r.clone(), c.clone()))),
-            Some(s) => op_bail!("{name} must be 2-D, got shape {}", display_shape(s)),
-        }
-    };
-    let (Some((m, k)), Some((kb, n))) = (oriented("A", ta, a.trans_a)?, oriented("B", tb, a.trans_b)?) else {
+    let oriented =
+        |name: &str, ty: &TensorType, transposed: bool| -> Result<Option<(Dim, Dim)>, OpError> {
+            match ty.shape.as_deref() {
+                None => Ok(None),
+                Some([r, c]) if transposed => Ok(Some((c.clone(), r.clone()))),
+                Some([r, c]) => Ok(Some((r.clone(), c.clone()))),
+                Some(s) => op_bail!("{name} must be 2-D, got shape {}", display_shape(s)),
+            }
+        };
+    let (Some((m, k)), Some((kb, n))) =
+        (oriented("A", ta, a.trans_a)?, oriented("B", tb, a.trans_b)?)
+    else {
         // Only one side's shape is known: it still gives its own output dim.
-        let m = oriented("A", ta, a.trans_a)?.map_or_else(|| super::fresh_dim("gemm_m"), |(m, _)| m);
-        let n = oriented("B", tb, a.trans_b)?.map_or_else(|| super::fresh_dim("gemm_n"), |(_, n)| n);
+        let m =
+            oriented("A", ta, a.trans_a)?.map_or_else(|| super::fresh_dim("gemm_m"), |(m, _)| m);
+        let n =
+            oriented("B", tb, a.trans_b)?.map_or_else(|| super::fresh_dim("gemm_n"), |(_, n)| n);
         return Ok(vec![TensorType::new(ta.dtype, vec![m, n])]);
     };
     if dims_conflict(&k, &kb) {
@@ -115,7 +137,10 @@ pub fn gemm(a: &GemmAttrs, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, 
                 .zip(target.iter().rev())
                 .all(|(d, t)| *d == Dim::Static(1) || !dims_conflict(d, t));
         if !fits {
-            op_bail!("C of shape {} does not broadcast to [{m},{n}]", display_shape(cs));
+            op_bail!(
+                "C of shape {} does not broadcast to [{m},{n}]",
+                display_shape(cs)
+            );
         }
     }
     Ok(vec![TensorType::new(ta.dtype, vec![m, n])])
@@ -138,7 +163,11 @@ pub fn einsum(equation: &str, inputs: &[Option<Known>]) -> Result<Vec<TensorType
         same_dtype("operands", dtype, t.dtype)?;
     }
     numeric(dtype)?;
-    let Some(shapes) = tys.iter().map(|t| t.shape.as_deref()).collect::<Option<Vec<_>>>() else {
+    let Some(shapes) = tys
+        .iter()
+        .map(|t| t.shape.as_deref())
+        .collect::<Option<Vec<_>>>()
+    else {
         return Ok(vec![TensorType::unknown_shape(dtype)]);
     };
     let ranks: Vec<usize> = shapes.iter().map(|s| s.len()).collect();
@@ -150,9 +179,17 @@ pub fn einsum(equation: &str, inputs: &[Option<Known>]) -> Result<Vec<TensorType
         for (&id, d) in ids.iter().zip(shape.iter()) {
             sizes[id] = Some(match sizes[id].take() {
                 None => d.clone(),
-                Some(prev) if map.is_ellipsis[id] => broadcast_dims(&[prev], std::slice::from_ref(d))
-                    .map_err(|_| op_err!("the '...' dims of the operands do not broadcast: operand {i} has shape {}", display_shape(shape)))?
-                    .remove(0),
+                Some(prev) if map.is_ellipsis[id] => broadcast_dims(
+                    &[prev],
+                    std::slice::from_ref(d),
+                )
+                .map_err(|_| {
+                    op_err!(
+                        "the '...' dims of the operands do not broadcast: operand {i} has shape {}",
+                        display_shape(shape)
+                    )
+                })?
+                .remove(0),
                 Some(prev) if dims_conflict(&prev, d) => op_bail!(
                     "label '{}' has size {prev} in one operand and {d} in operand {i} (shape {})",
                     map.letters[id],
@@ -213,10 +250,16 @@ mod tests {
 
     #[test]
     fn matmul_broadcasts_batches_and_checks_inner_dims() {
-        let a = TensorType::new(DType::F32, vec![Dim::Symbolic("b".into()), Dim::Static(3), Dim::Static(4)]);
+        let a = TensorType::new(
+            DType::F32,
+            vec![Dim::Symbolic("b".into()), Dim::Static(3), Dim::Static(4)],
+        );
         let b = TensorType::new(DType::F32, s(&[4, 5]));
         let out = matmul(&[known(&a), known(&b)]).unwrap();
-        assert_eq!(out[0].shape.as_ref().unwrap(), &vec![Dim::Symbolic("b".into()), Dim::Static(3), Dim::Static(5)]);
+        assert_eq!(
+            out[0].shape.as_ref().unwrap(),
+            &vec![Dim::Symbolic("b".into()), Dim::Static(3), Dim::Static(5)]
+        );
         let bad = TensorType::new(DType::F32, s(&[2, 3]));
         let b2 = TensorType::new(DType::F32, s(&[4, 5]));
         let e = matmul(&[known(&bad), known(&b2)]).unwrap_err();
@@ -229,7 +272,11 @@ mod tests {
         let b = TensorType::new(DType::F32, s(&[2, 4, 5]));
         let out = einsum("bij,bjk->bik", &[known(&a), known(&b)]).unwrap();
         assert_eq!(out[0].shape.as_ref().unwrap(), &s(&[2, 3, 5]));
-        let out = einsum("...ii->...i", &[known(&TensorType::new(DType::F32, s(&[7, 3, 3])))]).unwrap();
+        let out = einsum(
+            "...ii->...i",
+            &[known(&TensorType::new(DType::F32, s(&[7, 3, 3])))],
+        )
+        .unwrap();
         assert_eq!(out[0].shape.as_ref().unwrap(), &s(&[7, 3]));
         assert!(einsum("ij,jk", &[known(&a), known(&b)]).is_err());
     }

@@ -40,7 +40,11 @@ pub struct Known<'a> {
 const FOLD_LIMIT: usize = 1 << 16;
 
 /// Infers the output types of one op.
-pub fn infer(op: &Op, inputs: &[Option<Known>], n_outputs: usize) -> Result<Vec<TensorType>, OpError> {
+pub fn infer(
+    op: &Op,
+    inputs: &[Option<Known>],
+    n_outputs: usize,
+) -> Result<Vec<TensorType>, OpError> {
     match op {
         Op::Unary(u) => elementwise::unary(*u, inputs),
         Op::Binary(b) => elementwise::binary(*b, inputs),
@@ -55,6 +59,7 @@ pub fn infer(op: &Op, inputs: &[Option<Known>], n_outputs: usize) -> Result<Vec<
         Op::QLinearMatMul => linalg::qlinear_matmul(inputs),
         Op::Conv(a) => conv::conv(a, inputs),
         Op::ConvTranspose(a) => conv::conv_transpose(a, inputs),
+        Op::ConvInteger(a) => conv::conv_integer(a, inputs),
         Op::MaxPool {
             pool,
             storage_order,
@@ -225,12 +230,13 @@ pub fn infer_graph(graph: &mut Graph) -> Result<(), Error> {
                 out[k] = TensorType::new(t.dtype(), crate::shape::static_shape(t.shape()));
                 values[k] = Some(Arc::new(t));
             }
-        } else if let (Op::Shape { start, end }, Some(Some(x))) = (&node.op, ins.first()) {
-            if let Some(dims) = x.ty.shape.as_deref().and_then(concrete) {
-                let (s, e) = shape_range(dims.len(), *start, *end);
-                let v: Vec<i64> = dims[s..e].iter().map(|&d| d as i64).collect();
-                values[0] = Some(Arc::new(Tensor::from_i64(vec![v.len()], v).map_err(ctx)?));
-            }
+        } else if let (Op::Shape { start, end }, Some(Some(x))) = (&node.op, ins.first())
+            && let Some(dims) = x.ty.shape.as_deref().and_then(concrete)
+        {
+            // The shape of a statically shaped value is known even though the value is not.
+            let (s, e) = shape_range(dims.len(), *start, *end);
+            let v: Vec<i64> = dims[s..e].iter().map(|&d| d as i64).collect();
+            values[0] = Some(Arc::new(Tensor::from_i64(vec![v.len()], v).map_err(ctx)?));
         }
         let outputs = node.outputs.clone();
         for ((o, ty), v) in outputs.into_iter().zip(out).zip(values) {
@@ -250,7 +256,9 @@ fn check_fits_in_memory(ty: &TensorType) -> Result<(), OpError> {
     let Some(dims) = ty.shape.as_deref().and_then(concrete) else {
         return Ok(());
     };
-    let elems = dims.iter().try_fold(1u128, |acc, &d| acc.checked_mul(d as u128));
+    let elems = dims
+        .iter()
+        .try_fold(1u128, |acc, &d| acc.checked_mul(d as u128));
     let bytes = elems.map(|n| n * ty.dtype.bits() as u128 / 8);
     match bytes {
         Some(b) if b <= MAX_TENSOR_BYTES => Ok(()),
@@ -263,7 +271,11 @@ fn check_fits_in_memory(ty: &TensorType) -> Result<(), OpError> {
 }
 
 /// Evaluates a node whose inputs are all known, if its outputs are small and static.
-fn fold(op: &Op, ins: &[Option<Known>], out: &[TensorType]) -> Result<Option<Vec<Tensor>>, OpError> {
+fn fold(
+    op: &Op,
+    ins: &[Option<Known>],
+    out: &[TensorType],
+) -> Result<Option<Vec<Tensor>>, OpError> {
     if ins.iter().flatten().any(|k| k.value.is_none()) {
         return Ok(None);
     }
@@ -273,9 +285,11 @@ fn fold(op: &Op, ins: &[Option<Known>], out: &[TensorType]) -> Result<Option<Vec
             .and_then(concrete)
             .is_some_and(|s| s.iter().product::<usize>() <= FOLD_LIMIT)
     });
-    let data_dependent = out
-        .iter()
-        .any(|t| t.shape.as_ref().is_some_and(|s| s.iter().any(|d| matches!(d, Dim::Symbolic(_)))));
+    let data_dependent = out.iter().any(|t| {
+        t.shape
+            .as_ref()
+            .is_some_and(|s| s.iter().any(|d| matches!(d, Dim::Symbolic(_))))
+    });
     if !small && !data_dependent {
         return Ok(None);
     }

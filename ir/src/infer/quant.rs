@@ -12,7 +12,12 @@ use crate::shape::{Dim, TensorType, display_shape, normalize_axis};
 
 /// Checks a scale or zero point of shape `p` against `x` of shape `x` for per-tensor, per-axis
 /// or blocked quantization; unknown dims pass.
-fn check_param(x: Option<&[Dim]>, p: Option<&[Dim]>, a: &QuantAttrs, name: &str) -> Result<(), OpError> {
+fn check_param(
+    x: Option<&[Dim]>,
+    p: Option<&[Dim]>,
+    a: &QuantAttrs,
+    name: &str,
+) -> Result<(), OpError> {
     let (Some(x), Some(p)) = (x, p) else {
         return Ok(());
     };
@@ -32,10 +37,10 @@ fn check_param(x: Option<&[Dim]>, p: Option<&[Dim]>, a: &QuantAttrs, name: &str)
         if p.len() != 1 {
             return Err(mismatch());
         }
-        if let (Dim::Static(pd), Dim::Static(xd)) = (&p[0], &x[ax]) {
-            if pd != xd {
-                return Err(mismatch());
-            }
+        if let (Dim::Static(pd), Dim::Static(xd)) = (&p[0], &x[ax])
+            && pd != xd
+        {
+            return Err(mismatch());
         }
         return Ok(());
     }
@@ -58,13 +63,19 @@ fn check_param(x: Option<&[Dim]>, p: Option<&[Dim]>, a: &QuantAttrs, name: &str)
 }
 
 /// inputs: x, y_scale, y_zero_point?.
-pub fn quantize_linear(a: &QuantAttrs, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
+pub fn quantize_linear(
+    a: &QuantAttrs,
+    inputs: &[Option<Known>],
+) -> Result<Vec<TensorType>, OpError> {
     let x = req(inputs, 0)?;
     let scale = req(inputs, 1)?;
     let zero_point = opt(inputs, 2);
     let out = quantized_dtype(a, zero_point.map(|z| z.ty.dtype))?;
     if !scale.ty.dtype.is_float() {
-        return Err(op_err!("y_scale must be a float tensor, got {}", scale.ty.dtype));
+        return Err(op_err!(
+            "y_scale must be a float tensor, got {}",
+            scale.ty.dtype
+        ));
     }
     let x_shape = x.ty.shape.as_deref();
     check_param(x_shape, scale.ty.shape.as_deref(), a, "y_scale")?;
@@ -78,11 +89,17 @@ pub fn quantize_linear(a: &QuantAttrs, inputs: &[Option<Known>]) -> Result<Vec<T
 }
 
 /// inputs: x, x_scale, x_zero_point?.
-pub fn dequantize_linear(a: &QuantAttrs, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
+pub fn dequantize_linear(
+    a: &QuantAttrs,
+    inputs: &[Option<Known>],
+) -> Result<Vec<TensorType>, OpError> {
     let x = req(inputs, 0)?;
     let scale = req(inputs, 1)?;
     if !scale.ty.dtype.is_float() {
-        return Err(op_err!("x_scale must be a float tensor, got {}", scale.ty.dtype));
+        return Err(op_err!(
+            "x_scale must be a float tensor, got {}",
+            scale.ty.dtype
+        ));
     }
     let x_shape = x.ty.shape.as_deref();
     check_param(x_shape, scale.ty.shape.as_deref(), a, "x_scale")?;

@@ -188,3 +188,88 @@ fn scan(inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
     }
     Ok(vec![x.ty.clone()])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::Tensor;
+
+    fn sym(s: &str) -> Dim {
+        Dim::Symbolic(s.into())
+    }
+
+    #[test]
+    fn constant_axes_give_exact_shapes_with_symbolic_dims_kept() {
+        let x = TensorType::new(DType::F32, vec![sym("b"), Dim::Static(4), Dim::Static(5)]);
+        let axes = Tensor::from_i64(vec![1], vec![-1]).unwrap();
+        let axes_ty = TensorType::new(DType::I64, vec![Dim::Static(1)]);
+        let ins = [
+            Some(Known {
+                ty: &x,
+                value: None,
+            }),
+            Some(Known {
+                ty: &axes_ty,
+                value: Some(&axes),
+            }),
+        ];
+        let out = reduce(ReduceKind::Sum, false, false, &ins).unwrap();
+        assert_eq!(
+            out[0],
+            TensorType::new(DType::F32, vec![sym("b"), Dim::Static(4)])
+        );
+        let out = reduce(ReduceKind::Sum, true, false, &ins[..1]).unwrap();
+        assert_eq!(out[0].shape, Some(vec![Dim::Static(1); 3]));
+    }
+
+    #[test]
+    fn runtime_axes_keep_the_rank_with_keepdims_or_a_static_axis_count() {
+        let x = TensorType::new(DType::F32, vec![Dim::Static(1), Dim::Static(4)]);
+        let axes_ty = TensorType::new(DType::I64, vec![Dim::Static(1)]);
+        let ins = [
+            Some(Known {
+                ty: &x,
+                value: None,
+            }),
+            Some(Known {
+                ty: &axes_ty,
+                value: None,
+            }),
+        ];
+        let kept = reduce(ReduceKind::Max, true, false, &ins).unwrap();
+        let kept = kept[0].shape.as_ref().unwrap();
+        assert_eq!(kept[0], Dim::Static(1));
+        assert!(matches!(kept[1], Dim::Symbolic(_)));
+        let dropped = reduce(ReduceKind::Max, false, false, &ins).unwrap();
+        assert_eq!(dropped[0].rank(), Some(1));
+    }
+
+    #[test]
+    fn top_k_with_constant_k_is_exact_and_checked() {
+        let x = TensorType::new(DType::F32, vec![sym("n"), Dim::Static(6)]);
+        let k_ty = TensorType::new(DType::I64, vec![Dim::Static(1)]);
+        let k = Tensor::from_i64(vec![1], vec![2]).unwrap();
+        let ins = [
+            Some(Known {
+                ty: &x,
+                value: None,
+            }),
+            Some(Known {
+                ty: &k_ty,
+                value: Some(&k),
+            }),
+        ];
+        let out = top_k(-1, true, true, &ins).unwrap();
+        assert_eq!(out[0].shape, Some(vec![sym("n"), Dim::Static(2)]));
+        assert_eq!(out[1].dtype, DType::I64);
+        let big = Tensor::from_i64(vec![1], vec![7]).unwrap();
+        let ins = [
+            ins[0],
+            Some(Known {
+                ty: &k_ty,
+                value: Some(&big),
+            }),
+        ];
+        assert!(top_k(-1, true, true, &ins).is_err());
+    }
+}

@@ -66,7 +66,9 @@ pub fn resize(a: &ResizeAttrs, inputs: &[Option<Known>]) -> Result<Vec<TensorTyp
             return Err(op_err!("one of scales or sizes must be given"));
         }
         (Given::Value(_), Given::Value(_)) => {
-            return Err(op_err!("scales and sizes are both given; exactly one may be"));
+            return Err(op_err!(
+                "scales and sizes are both given; exactly one may be"
+            ));
         }
         (Given::Value(s), _) => Some(request(Some(s), None, axes.len())?),
         (_, Given::Value(s)) => Some(request(None, Some(s), axes.len())?),

@@ -44,6 +44,7 @@ pub fn eval(op: &Op, inputs: &[Option<&Tensor>], n_outputs: usize) -> Result<Vec
         Op::QLinearMatMul => linalg::qlinear_matmul(inputs),
         Op::Conv(a) => conv::conv(a, inputs),
         Op::ConvTranspose(a) => conv::conv_transpose(a, inputs),
+        Op::ConvInteger(a) => conv::conv_integer(a, inputs),
         Op::MaxPool {
             pool,
             storage_order,
@@ -246,7 +247,10 @@ pub fn run_with_stats(
         .iter()
         .map(|&o| {
             let t = env[o.index()].as_ref().ok_or_else(|| {
-                Error::Model(format!("output '{}' was not computed", graph.value_label(o)))
+                Error::Model(format!(
+                    "output '{}' was not computed",
+                    graph.value_label(o)
+                ))
             })?;
             Ok((graph.value(o).name.clone(), (**t).clone()))
         })
@@ -283,26 +287,30 @@ fn check_feed(
         msg,
     };
     if t.dtype() != ty.dtype {
-        return Err(err(format!("expected dtype {}, got {}", ty.dtype, t.dtype())));
+        return Err(err(format!(
+            "expected dtype {}, got {}",
+            ty.dtype,
+            t.dtype()
+        )));
     }
     let Some(shape) = &ty.shape else {
         return Ok(());
     };
     if shape.len() != t.rank() {
         return Err(err(format!(
-            "expected shape {} (rank {}), got {:?}",
+            "expected shape {} (rank {}), got {}",
             crate::shape::display_shape(shape),
             shape.len(),
-            t.shape()
+            concrete_text(t.shape())
         )));
     }
     for (i, (d, &n)) in shape.iter().zip(t.shape()).enumerate() {
         match d {
             Dim::Static(s) if *s != n => {
                 return Err(err(format!(
-                    "expected shape {}, got {:?} (dim {i} is {n}, must be {s})",
+                    "expected shape {}, got {} (dim {i} is {n}, must be {s})",
                     crate::shape::display_shape(shape),
-                    t.shape()
+                    concrete_text(t.shape())
                 )));
             }
             Dim::Symbolic(sym) => {
@@ -317,6 +325,10 @@ fn check_feed(
         }
     }
     Ok(())
+}
+
+fn concrete_text(dims: &[usize]) -> String {
+    crate::shape::display_shape(&crate::shape::static_shape(dims))
 }
 
 /// The value feeding input `i`, or an error naming the missing input.

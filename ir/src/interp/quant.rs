@@ -118,7 +118,9 @@ pub(crate) fn quantized_dtype(a: &QuantAttrs, zero_point: Option<DType>) -> Resu
         (None, None) => DType::U8,
     };
     if !is_quantized_type(out) {
-        return Err(op_err!("{out} is not a quantized type QuantizeLinear can produce"));
+        return Err(op_err!(
+            "{out} is not a quantized type QuantizeLinear can produce"
+        ));
     }
     Ok(out)
 }
@@ -130,7 +132,10 @@ pub fn quantize_linear(a: &QuantAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec
     let zero_point = opt(inputs, 2);
     let out = quantized_dtype(a, zero_point.map(Tensor::dtype))?;
     if !scale.dtype().is_float() {
-        return Err(op_err!("y_scale must be a float tensor, got {}", scale.dtype()));
+        return Err(op_err!(
+            "y_scale must be a float tensor, got {}",
+            scale.dtype()
+        ));
     }
     let s_idx = param_indices(x.shape(), scale.shape(), a.axis, a.block_size, "y_scale")?;
     let scales = scale.to_f64_vec();
@@ -178,16 +183,26 @@ pub fn quantize_linear(a: &QuantAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec
         return Ok(vec![Tensor::new(out, shape, encode_f64(out, &q, true))?]);
     }
     // 8-bit floats: the zero point must be zero and is not added.
-    Ok(vec![Tensor::new(out, shape, encode_f64(out, &q, a.saturate))?])
+    Ok(vec![Tensor::new(
+        out,
+        shape,
+        encode_f64(out, &q, a.saturate),
+    )?])
 }
 
 /// inputs: x, x_scale, x_zero_point?.
-pub fn dequantize_linear(a: &QuantAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+pub fn dequantize_linear(
+    a: &QuantAttrs,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, OpError> {
     let x = req(inputs, 0)?;
     let scale = req(inputs, 1)?;
     let zero_point = opt(inputs, 2);
     if !scale.dtype().is_float() {
-        return Err(op_err!("x_scale must be a float tensor, got {}", scale.dtype()));
+        return Err(op_err!(
+            "x_scale must be a float tensor, got {}",
+            scale.dtype()
+        ));
     }
     let out = a.output_dtype.unwrap_or(scale.dtype());
     let s_idx = param_indices(x.shape(), scale.shape(), a.axis, a.block_size, "x_scale")?;
@@ -198,7 +213,10 @@ pub fn dequantize_linear(a: &QuantAttrs, inputs: &[Option<&Tensor>]) -> Result<V
     let zero_point = match zero_point {
         Some(z) if x.dtype().is_float() => {
             if z.to_f64_vec().iter().any(|&v| v != 0.0) {
-                return Err(op_err!("x_zero_point must be zero for {} inputs", x.dtype()));
+                return Err(op_err!(
+                    "x_zero_point must be zero for {} inputs",
+                    x.dtype()
+                ));
             }
             None
         }
@@ -284,9 +302,18 @@ mod tests {
 
     #[test]
     fn per_axis_and_blocked_parameters_index_the_right_entries() {
-        assert_eq!(param_indices(&[2, 3], &[3], 1, 0, "s").unwrap(), vec![0, 1, 2, 0, 1, 2]);
-        assert_eq!(param_indices(&[2, 3], &[2], 0, 0, "s").unwrap(), vec![0, 0, 0, 1, 1, 1]);
-        assert_eq!(param_indices(&[1, 5], &[1, 3], 1, 2, "s").unwrap(), vec![0, 0, 1, 1, 2]);
+        assert_eq!(
+            param_indices(&[2, 3], &[3], 1, 0, "s").unwrap(),
+            vec![0, 1, 2, 0, 1, 2]
+        );
+        assert_eq!(
+            param_indices(&[2, 3], &[2], 0, 0, "s").unwrap(),
+            vec![0, 0, 0, 1, 1, 1]
+        );
+        assert_eq!(
+            param_indices(&[1, 5], &[1, 3], 1, 2, "s").unwrap(),
+            vec![0, 0, 1, 1, 2]
+        );
         assert!(param_indices(&[1, 5], &[1, 2], 1, 2, "s").is_err());
         assert!(param_indices(&[2, 3], &[4], 1, 0, "s").is_err());
     }

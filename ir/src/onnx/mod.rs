@@ -37,7 +37,8 @@ pub fn import_model(bytes: &[u8], base_dir: Option<&Path>) -> Result<Graph, Erro
 
 /// Decodes a serialized `TensorProto` (an ONNX test-data `.pb` file).
 pub fn tensor_from_bytes(bytes: &[u8]) -> Result<(String, Tensor), Error> {
-    let p = proto::TensorProto::decode(bytes).map_err(|e| Error::Decode(format!("not a TensorProto: {e}")))?;
+    let p = proto::TensorProto::decode(bytes)
+        .map_err(|e| Error::Decode(format!("not a TensorProto: {e}")))?;
     let t = tensor_from_proto(&p, None)?;
     Ok((p.name, t))
 }
@@ -49,9 +50,12 @@ pub fn import_proto(model: &ModelProto, base_dir: Option<&Path>) -> Result<Graph
         .as_ref()
         .ok_or_else(|| Error::Decode("the model has no graph".into()))?;
     if model.ir_version <= 0 {
-        return Err(Error::Decode(format!("ir_version {} is not valid", model.ir_version)));
+        return Err(Error::Decode(format!(
+            "ir_version {} is not valid",
+            model.ir_version
+        )));
     }
-    let opset = default_opset(model)?;
+    let opset = default_opset(model, g)?;
     let registry = ops::registry();
     let mut graph = Graph::new(g.name.clone());
     let mut names: HashMap<String, ValueId> = HashMap::new();
@@ -59,7 +63,10 @@ pub fn import_proto(model: &ModelProto, base_dir: Option<&Path>) -> Result<Graph
     for init in &g.initializer {
         let t = tensor_from_proto(init, base_dir)?;
         if names.contains_key(&init.name) {
-            return Err(Error::Model(format!("initializer '{}' is defined twice", init.name)));
+            return Err(Error::Model(format!(
+                "initializer '{}' is defined twice",
+                init.name
+            )));
         }
         let id = graph.add_constant(init.name.clone(), t);
         names.insert(init.name.clone(), id);
@@ -81,15 +88,27 @@ pub fn import_proto(model: &ModelProto, base_dir: Option<&Path>) -> Result<Graph
     for (k, &i) in order.iter().enumerate() {
         let n = &g.node[i];
         let node_name = node_label(n, i);
-        let domain = if n.domain == "ai.onnx" { "" } else { n.domain.as_str() };
+        let domain = if n.domain == "ai.onnx" {
+            ""
+        } else {
+            n.domain.as_str()
+        };
         let unsupported = |opset: i64| Error::UnsupportedOp {
             op: n.op_type.clone(),
-            domain: if domain.is_empty() { "ai.onnx".into() } else { domain.to_string() },
+            domain: if domain.is_empty() {
+                "ai.onnx".into()
+            } else {
+                domain.to_string()
+            },
             opset,
             node: node_name.clone(),
         };
         if !domain.is_empty() {
-            let v = model.opset_import.iter().find(|o| o.domain == domain).map_or(0, |o| o.version);
+            let v = model
+                .opset_import
+                .iter()
+                .find(|o| o.domain == domain)
+                .map_or(0, |o| o.version);
             return Err(unsupported(v));
         }
         let mut inputs = Vec::with_capacity(n.input.len());
@@ -97,12 +116,18 @@ pub fn import_proto(model: &ModelProto, base_dir: Option<&Path>) -> Result<Graph
             inputs.push(if name.is_empty() {
                 None
             } else {
-                Some(*names.get(name).ok_or_else(|| dangling(&node_name, &n.op_type, name))?)
+                Some(
+                    *names
+                        .get(name)
+                        .ok_or_else(|| dangling(&node_name, &n.op_type, name))?,
+                )
             });
         }
         if n.op_type == "Constant" {
             let t = constant_value(n, &node_name, opset, base_dir)?;
-            let out = n.output.first().ok_or_else(|| Error::Model(format!("Constant node '{node_name}' has no output")))?;
+            let out = n.output.first().ok_or_else(|| {
+                Error::Model(format!("Constant node '{node_name}' has no output"))
+            })?;
             let id = graph.add_constant(out.clone(), t);
             names.insert(out.clone(), id);
             continue;
@@ -110,7 +135,11 @@ pub fn import_proto(model: &ModelProto, base_dir: Option<&Path>) -> Result<Graph
         let Some(import) = registry.get(n.op_type.as_str()) else {
             return Err(unsupported(opset));
         };
-        if let Some(a) = n.attribute.iter().find(|a| a.g.is_some() || !a.graphs.is_empty()) {
+        if let Some(a) = n
+            .attribute
+            .iter()
+            .find(|a| a.g.is_some() || !a.graphs.is_empty())
+        {
             let _ = a;
             return Err(unsupported(opset));
         }
@@ -131,7 +160,10 @@ pub fn import_proto(model: &ModelProto, base_dir: Option<&Path>) -> Result<Graph
         };
         import(&onnx_node, &mut emitter)?;
         if !emitter.finished {
-            return Err(Error::Model(format!("importer of {} did not finish node '{node_name}'", n.op_type)));
+            return Err(Error::Model(format!(
+                "importer of {} did not finish node '{node_name}'",
+                n.op_type
+            )));
         }
         let last = graph.nodes.last().expect("finish added a node");
         for (name, &v) in n.output.iter().zip(&last.outputs.clone()) {
@@ -144,7 +176,10 @@ pub fn import_proto(model: &ModelProto, base_dir: Option<&Path>) -> Result<Graph
 
     for out in &g.output {
         let id = *names.get(&out.name).ok_or_else(|| {
-            Error::Model(format!("graph output '{}' is produced by no node, input or initializer", out.name))
+            Error::Model(format!(
+                "graph output '{}' is produced by no node, input or initializer",
+                out.name
+            ))
         })?;
         graph.outputs.push(id);
     }
@@ -154,13 +189,27 @@ pub fn import_proto(model: &ModelProto, base_dir: Option<&Path>) -> Result<Graph
     Ok(graph)
 }
 
-fn default_opset(model: &ModelProto) -> Result<i64, Error> {
-    let v = model
+/// The default domain's opset. A model whose nodes all belong to other domains need not import
+/// it; those nodes are then reported as unsupported ops of their domain.
+fn default_opset(model: &ModelProto, g: &proto::GraphProto) -> Result<i64, Error> {
+    let declared = model
         .opset_import
         .iter()
         .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-        .map(|o| o.version)
-        .ok_or_else(|| Error::Model("the model imports no opset of the default ONNX domain".into()))?;
+        .map(|o| o.version);
+    let uses_default = g
+        .node
+        .iter()
+        .any(|n| n.domain.is_empty() || n.domain == "ai.onnx");
+    let v = match declared {
+        Some(v) => v,
+        None if !uses_default => return Ok(MAX_OPSET),
+        None => {
+            return Err(Error::Model(
+                "the model imports no opset of the default ONNX domain".into(),
+            ));
+        }
+    };
     if !(1..=MAX_OPSET).contains(&v) {
         return Err(Error::Model(format!(
             "the model needs opset {v} of the default ONNX domain; tenfold supports opsets 1 to {MAX_OPSET}"
@@ -186,7 +235,10 @@ fn dangling(node: &str, op: &str, value: &str) -> Error {
 }
 
 /// Orders nodes so each comes after the producers of its inputs; keeps file order otherwise.
-fn topological_order(nodes: &[NodeProto], known: &HashMap<String, ValueId>) -> Result<Vec<usize>, Error> {
+fn topological_order(
+    nodes: &[NodeProto],
+    known: &HashMap<String, ValueId>,
+) -> Result<Vec<usize>, Error> {
     let mut producer: HashMap<&str, usize> = HashMap::new();
     for (i, n) in nodes.iter().enumerate() {
         for o in n.output.iter().filter(|o| !o.is_empty()) {
@@ -260,17 +312,24 @@ fn value_type(v: &ValueInfoProto) -> Result<TensorType, Error> {
     let err = |msg: &str| Error::Model(format!("graph input '{}': {msg}", v.name));
     let ty: &TypeProto = v.r#type.as_ref().ok_or_else(|| err("has no type"))?;
     let Some(type_proto::Value::TensorType(t)) = &ty.value else {
-        return Err(err("only tensor inputs are supported (not sequences, maps or optionals)"));
+        return Err(err(
+            "sequence, map and optional inputs are not supported",
+        ));
     };
     let dtype = dtype_from_onnx(t.elem_type).ok_or_else(|| {
-        err(&format!("element type {} is not supported", tensor::onnx_type_name(t.elem_type)))
+        err(&format!(
+            "element type {} is not supported",
+            tensor::onnx_type_name(t.elem_type)
+        ))
     })?;
     let shape = t.shape.as_ref().map(|s| {
         s.dim
             .iter()
             .enumerate()
             .map(|(i, d)| match &d.value {
-                Some(proto::tensor_shape_proto::dimension::Value::DimValue(n)) if *n >= 0 => Dim::Static(*n as usize),
+                Some(proto::tensor_shape_proto::dimension::Value::DimValue(n)) if *n >= 0 => {
+                    Dim::Static(*n as usize)
+                }
                 Some(proto::tensor_shape_proto::dimension::Value::DimParam(p)) if !p.is_empty() => {
                     Dim::Symbolic(p.clone())
                 }
@@ -282,7 +341,12 @@ fn value_type(v: &ValueInfoProto) -> Result<TensorType, Error> {
 }
 
 /// The value of a `Constant` node.
-fn constant_value(n: &NodeProto, name: &str, opset: i64, base_dir: Option<&Path>) -> Result<Tensor, Error> {
+fn constant_value(
+    n: &NodeProto,
+    name: &str,
+    opset: i64,
+    base_dir: Option<&Path>,
+) -> Result<Tensor, Error> {
     let node = OnnxNode {
         proto: n,
         name: name.to_string(),
@@ -305,16 +369,20 @@ fn constant_value(n: &NodeProto, name: &str, opset: i64, base_dir: Option<&Path>
     if let Some(v) = node.ints("value_ints")? {
         return Tensor::from_i64(vec![v.len()], v).map_err(err);
     }
-    Err(node.error("Constant has no supported value attribute (value, value_float(s), value_int(s))"))
+    Err(node
+        .error("Constant has no supported value attribute (value, value_float(s), value_int(s))"))
 }
 
 /// Checks inferred output dtypes against the model's declared ones.
 fn check_declared_outputs(graph: &Graph, declared: &[ValueInfoProto]) -> Result<(), Error> {
     for (&id, d) in graph.outputs.iter().zip(declared) {
-        let Some(type_proto::Value::TensorType(t)) = d.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        let Some(type_proto::Value::TensorType(t)) =
+            d.r#type.as_ref().and_then(|t| t.value.as_ref())
+        else {
             continue;
         };
-        let (Some(want), Some(got)) = (dtype_from_onnx(t.elem_type), graph.value(id).ty.as_ref()) else {
+        let (Some(want), Some(got)) = (dtype_from_onnx(t.elem_type), graph.value(id).ty.as_ref())
+        else {
             continue;
         };
         if t.elem_type != 0 && want != got.dtype {

@@ -105,7 +105,9 @@ impl OnnxNode<'_> {
     }
 
     pub fn string(&self, name: &str, default: &str) -> Result<String, Error> {
-        Ok(self.string_opt(name)?.unwrap_or_else(|| default.to_string()))
+        Ok(self
+            .string_opt(name)?
+            .unwrap_or_else(|| default.to_string()))
     }
 
     pub fn ints(&self, name: &str) -> Result<Option<Vec<i64>>, Error> {
@@ -128,16 +130,17 @@ impl OnnxNode<'_> {
     }
 
     pub fn floats(&self, name: &str) -> Result<Option<Vec<f32>>, Error> {
-        Ok(self.get(name, AttributeType::Floats)?.map(|a| a.floats.clone()))
+        Ok(self
+            .get(name, AttributeType::Floats)?
+            .map(|a| a.floats.clone()))
     }
 
     pub fn tensor(&self, name: &str) -> Result<Option<Tensor>, Error> {
         self.get(name, AttributeType::Tensor)?
             .map(|a| {
-                let t = a
-                    .t
-                    .as_ref()
-                    .ok_or_else(|| self.attr_error(name, "tensor attribute holds no tensor"))?;
+                let t =
+                    a.t.as_ref()
+                        .ok_or_else(|| self.attr_error(name, "tensor attribute holds no tensor"))?;
                 tensor_from_proto(t, self.base_dir)
                     .map_err(|e| self.attr_error(name, e.to_string()))
             })
@@ -151,7 +154,10 @@ impl OnnxNode<'_> {
                 dtype_from_onnx(code as i32).ok_or_else(|| {
                     self.attr_error(
                         name,
-                        format!("element type {} is not supported", onnx_type_name(code as i32)),
+                        format!(
+                            "element type {} is not supported",
+                            onnx_type_name(code as i32)
+                        ),
                     )
                 })
             })
@@ -220,7 +226,8 @@ impl Emitter<'_> {
     /// Adds the node producing the ONNX node's declared outputs.
     pub fn finish(&mut self, op: Op, inputs: Vec<Option<ValueId>>) {
         let names = self.output_names.clone();
-        self.graph.add_node(self.node_name.clone(), op, inputs, names);
+        self.graph
+            .add_node(self.node_name.clone(), op, inputs, names);
         self.finished = true;
     }
 

@@ -35,12 +35,9 @@ pub fn dtype_from_onnx(code: i32) -> Option<DType> {
         T::Int64 => DType::I64,
         T::Uint64 => DType::U64,
         T::Bool => DType::Bool,
-        T::Undefined
-        | T::String
-        | T::Complex64
-        | T::Complex128
-        | T::Float6e2m3
-        | T::Float6e3m2 => return None,
+        T::Undefined | T::String | T::Complex64 | T::Complex128 | T::Float6e2m3 | T::Float6e3m2 => {
+            return None;
+        }
     })
 }
 
@@ -107,15 +104,14 @@ pub fn tensor_from_proto(p: &TensorProto, base_dir: Option<&Path>) -> Result<Ten
     }
     let n = checked_numel(&shape).map_err(|e| err(e.0))?;
     let external;
-    let raw: Option<&[u8]> =
-        if p.data_location == tensor_proto::DataLocation::External as i32 {
-            external = read_external(p, base_dir).map_err(err)?;
-            Some(&external)
-        } else if !p.raw_data.is_empty() || typed_len(p) == 0 && n > 0 {
-            Some(&p.raw_data)
-        } else {
-            None
-        };
+    let raw: Option<&[u8]> = if p.data_location == tensor_proto::DataLocation::External as i32 {
+        external = read_external(p, base_dir).map_err(err)?;
+        Some(&external)
+    } else if !p.raw_data.is_empty() || typed_len(p) == 0 && n > 0 {
+        Some(&p.raw_data)
+    } else {
+        None
+    };
     let data = match raw {
         Some(bytes) => from_raw(dtype, bytes, n).map_err(err)?,
         None => from_typed(dtype, p, n).map_err(err)?,
@@ -139,24 +135,42 @@ fn read_external(p: &TensorProto, base_dir: Option<&Path>) -> Result<Vec<u8>, St
     for kv in &p.external_data {
         match kv.key.as_str() {
             "location" => location = Some(kv.value.clone()),
-            "offset" => offset = kv.value.parse().map_err(|_| format!("bad offset '{}'", kv.value))?,
+            "offset" => {
+                offset = kv
+                    .value
+                    .parse()
+                    .map_err(|_| format!("bad offset '{}'", kv.value))?
+            }
             "length" => {
-                length = Some(kv.value.parse::<u64>().map_err(|_| format!("bad length '{}'", kv.value))?)
+                length = Some(
+                    kv.value
+                        .parse::<u64>()
+                        .map_err(|_| format!("bad length '{}'", kv.value))?,
+                )
             }
             _ => {}
         }
     }
     let location = location.ok_or("external data has no location")?;
     let rel = Path::new(&location);
-    if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-        return Err(format!("external data location '{location}' must stay inside the model's folder"));
+    if rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(format!(
+            "external data location '{location}' must stay inside the model's folder"
+        ));
     }
     let base = base_dir.ok_or("external data needs the model's folder, which is unknown here")?;
     let path = base.join(rel);
-    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read external data {}: {e}", path.display()))?;
+    let bytes = std::fs::read(&path)
+        .map_err(|e| format!("cannot read external data {}: {e}", path.display()))?;
     let start = offset as usize;
     let end = match length {
-        Some(l) => start.checked_add(l as usize).ok_or("external data length overflows")?,
+        Some(l) => start
+            .checked_add(l as usize)
+            .ok_or("external data length overflows")?,
         None => bytes.len(),
     };
     if start > bytes.len() || end > bytes.len() {
@@ -184,14 +198,24 @@ fn from_raw(dtype: DType, b: &[u8], n: usize) -> Result<Data, String> {
     need(b, dtype.bytes_for(n), dtype, n)?;
     macro_rules! le {
         ($t:ty, $w:expr) => {
-            b.chunks_exact($w).map(|c| <$t>::from_le_bytes(c.try_into().unwrap())).collect()
+            b.chunks_exact($w)
+                .map(|c| <$t>::from_le_bytes(c.try_into().unwrap()))
+                .collect()
         };
     }
     Ok(match dtype {
         DType::F32 => Data::F32(le!(f32, 4)),
         DType::F64 => Data::F64(le!(f64, 8)),
-        DType::F16 => Data::F16(b.chunks_exact(2).map(|c| f16::from_bits(u16::from_le_bytes([c[0], c[1]]))).collect()),
-        DType::BF16 => Data::BF16(b.chunks_exact(2).map(|c| bf16::from_bits(u16::from_le_bytes([c[0], c[1]]))).collect()),
+        DType::F16 => Data::F16(
+            b.chunks_exact(2)
+                .map(|c| f16::from_bits(u16::from_le_bytes([c[0], c[1]])))
+                .collect(),
+        ),
+        DType::BF16 => Data::BF16(
+            b.chunks_exact(2)
+                .map(|c| bf16::from_bits(u16::from_le_bytes([c[0], c[1]])))
+                .collect(),
+        ),
         DType::I8 => Data::I8(b.iter().map(|&x| x as i8).collect()),
         DType::U8
         | DType::F8E4M3FN
@@ -286,7 +310,12 @@ fn from_typed(dtype: DType, p: &TensorProto, n: usize) -> Result<Data, String> {
         | DType::F8E8M0 => Data::U8(i32s(n)?.iter().map(|&x| x as u8).collect()),
         DType::Bool => Data::Bool(i32s(n)?.iter().map(|&x| x != 0).collect()),
         DType::F16 => Data::F16(i32s(n)?.iter().map(|&x| f16::from_bits(x as u16)).collect()),
-        DType::BF16 => Data::BF16(i32s(n)?.iter().map(|&x| bf16::from_bits(x as u16)).collect()),
+        DType::BF16 => Data::BF16(
+            i32s(n)?
+                .iter()
+                .map(|&x| bf16::from_bits(x as u16))
+                .collect(),
+        ),
         DType::I4 | DType::U4 | DType::F4E2M1 | DType::I2 | DType::U2 => {
             let bytes: Vec<u8> = i32s(dtype.bytes_for(n))?.iter().map(|&x| x as u8).collect();
             unpack(dtype, &bytes, n)

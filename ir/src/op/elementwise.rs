@@ -32,24 +32,48 @@ pub enum UnaryOp {
     Not,
     BitwiseNot,
     IsNaN,
-    IsInf { detect_positive: bool, detect_negative: bool },
+    IsInf {
+        detect_positive: bool,
+        detect_negative: bool,
+    },
     Relu,
     Sigmoid,
     Softplus,
     Softsign,
-    LeakyRelu { alpha: f32 },
-    Elu { alpha: f32 },
-    Selu { alpha: f32, gamma: f32 },
-    Celu { alpha: f32 },
-    HardSigmoid { alpha: f32, beta: f32 },
+    LeakyRelu {
+        alpha: f32,
+    },
+    Elu {
+        alpha: f32,
+    },
+    Selu {
+        alpha: f32,
+        gamma: f32,
+    },
+    Celu {
+        alpha: f32,
+    },
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
     HardSwish,
     /// x * sigmoid(alpha * x).
-    Swish { alpha: f32 },
+    Swish {
+        alpha: f32,
+    },
     /// `tanh: true` is the tanh approximation.
-    Gelu { tanh: bool },
+    Gelu {
+        tanh: bool,
+    },
     Mish,
-    ThresholdedRelu { alpha: f32 },
-    Shrink { bias: f32, lambd: f32 },
+    ThresholdedRelu {
+        alpha: f32,
+    },
+    Shrink {
+        bias: f32,
+        lambd: f32,
+    },
 }
 
 impl UnaryOp {
@@ -111,7 +135,9 @@ pub enum BinaryOp {
     Div,
     Pow,
     /// `fmod: false` takes the divisor's sign (Python %), `true` the dividend's (C fmod).
-    Mod { fmod: bool },
+    Mod {
+        fmod: bool,
+    },
     Max,
     Min,
     Equal,

@@ -20,7 +20,7 @@ mod reduce;
 
 pub use elementwise::{BinaryOp, UnaryOp};
 pub use index::{
-    CoordinateTransform, NearestMode, ResizeAttrs, ResizeMode, ScatterReduction, AspectRatioPolicy,
+    AspectRatioPolicy, CoordinateTransform, NearestMode, ResizeAttrs, ResizeMode, ScatterReduction,
 };
 pub use layout::{DepthToSpaceMode, PadMode};
 pub use linalg::GemmAttrs;
@@ -67,10 +67,15 @@ pub enum Op {
     Conv(ConvAttrs),
     /// inputs: x, w, b?.
     ConvTranspose(ConvTransposeAttrs),
+    /// inputs: x, w, x_zero_point?, w_zero_point? (8-bit); output i32.
+    ConvInteger(ConvAttrs),
     /// inputs: x; outputs: y, indices?.
     MaxPool { pool: PoolAttrs, storage_order: i64 },
     /// inputs: x.
-    AveragePool { pool: PoolAttrs, count_include_pad: bool },
+    AveragePool {
+        pool: PoolAttrs,
+        count_include_pad: bool,
+    },
     /// inputs: x.
     LpPool { pool: PoolAttrs, p: f32 },
     /// inputs: x.
@@ -80,22 +85,43 @@ pub enum Op {
     /// inputs: x.
     GlobalLpPool { p: f32 },
     /// inputs: x.
-    Lrn { alpha: f32, beta: f32, bias: f32, size: usize },
+    Lrn {
+        alpha: f32,
+        beta: f32,
+        bias: f32,
+        size: usize,
+    },
 
     // ---- normalization, softmax, attention, losses ----
     /// inputs: x. `coerce_2d` is the opset < 13 rule: flatten to 2-D at `axis` first.
-    Softmax { kind: SoftmaxKind, axis: i64, coerce_2d: bool },
+    Softmax {
+        kind: SoftmaxKind,
+        axis: i64,
+        coerce_2d: bool,
+    },
     /// inputs: x, scale, bias, mean, var (inference mode); each parameter is per channel `[C]` or
     /// per activation (`x`'s shape without the batch axis).
     BatchNormalization { epsilon: f32 },
     /// inputs: x, scale, bias.
     InstanceNormalization { epsilon: f32 },
     /// inputs: x, scale, bias?; outputs: y, mean?, inv_std_dev?.
-    LayerNormalization { axis: i64, epsilon: f32, stash_type: DType },
+    LayerNormalization {
+        axis: i64,
+        epsilon: f32,
+        stash_type: DType,
+    },
     /// inputs: x, scale, bias (per channel, `[C]`).
-    GroupNormalization { num_groups: usize, epsilon: f32, stash_type: DType },
+    GroupNormalization {
+        num_groups: usize,
+        epsilon: f32,
+        stash_type: DType,
+    },
     /// inputs: x, scale.
-    RmsNormalization { axis: i64, epsilon: f32, stash_type: DType },
+    RmsNormalization {
+        axis: i64,
+        epsilon: f32,
+        stash_type: DType,
+    },
     /// inputs: x.
     LpNormalization { axis: i64, p: i64 },
     /// inputs: x.
@@ -104,22 +130,45 @@ pub enum Op {
     /// outputs: y, present_key?, present_value?, qk_matmul_output?.
     Attention(AttentionAttrs),
     /// inputs: x, cos_cache, sin_cache, position_ids?.
-    RotaryEmbedding { interleaved: bool, num_heads: Option<usize>, rotary_embedding_dim: usize },
+    RotaryEmbedding {
+        interleaved: bool,
+        num_heads: Option<usize>,
+        rotary_embedding_dim: usize,
+    },
     /// inputs: x, ratio?, training_mode?; outputs: y, mask?. Inference only. The mask is bool, or
     /// of x's dtype when `float_mask` (opsets before 10).
     Dropout { float_mask: bool },
     /// inputs: input, target, weight?.
-    NegativeLogLikelihoodLoss { ignore_index: Option<i64>, reduction: LossReduction },
+    NegativeLogLikelihoodLoss {
+        ignore_index: Option<i64>,
+        reduction: LossReduction,
+    },
     /// inputs: scores, labels, weights?; outputs: loss, log_prob?.
-    SoftmaxCrossEntropyLoss { ignore_index: Option<i64>, reduction: LossReduction },
+    SoftmaxCrossEntropyLoss {
+        ignore_index: Option<i64>,
+        reduction: LossReduction,
+    },
 
     // ---- reductions and scans ----
     /// inputs: x, axes? (i64).
-    Reduce { kind: ReduceKind, keepdims: bool, noop_with_empty_axes: bool },
+    Reduce {
+        kind: ReduceKind,
+        keepdims: bool,
+        noop_with_empty_axes: bool,
+    },
     /// inputs: x; output i64 indices.
-    ArgReduce { kind: ArgKind, axis: i64, keepdims: bool, select_last_index: bool },
+    ArgReduce {
+        kind: ArgKind,
+        axis: i64,
+        keepdims: bool,
+        select_last_index: bool,
+    },
     /// inputs: x, k; outputs: values, indices.
-    TopK { axis: i64, largest: bool, sorted: bool },
+    TopK {
+        axis: i64,
+        largest: bool,
+        sorted: bool,
+    },
     /// inputs: x, axis.
     CumSum { exclusive: bool, reverse: bool },
     /// inputs: x, axis.
@@ -161,9 +210,15 @@ pub enum Op {
     /// inputs: x, k?.
     Trilu { upper: bool },
     /// inputs: x.
-    DepthToSpace { blocksize: usize, mode: DepthToSpaceMode },
+    DepthToSpace {
+        blocksize: usize,
+        mode: DepthToSpaceMode,
+    },
     /// inputs: x.
-    SpaceToDepth { blocksize: usize, mode: DepthToSpaceMode },
+    SpaceToDepth {
+        blocksize: usize,
+        mode: DepthToSpaceMode,
+    },
     /// inputs: x. `dtype: None` keeps the input's dtype.
     EyeLike { dtype: Option<DType>, k: i64 },
 
@@ -175,7 +230,10 @@ pub enum Op {
     /// inputs: data, indices.
     GatherNd { batch_dims: usize },
     /// inputs: data, indices, updates.
-    ScatterElements { axis: i64, reduction: ScatterReduction },
+    ScatterElements {
+        axis: i64,
+        reduction: ScatterReduction,
+    },
     /// inputs: data, indices, updates.
     ScatterNd { reduction: ScatterReduction },
     /// inputs: indices, depth, values.
@@ -215,6 +273,7 @@ impl Op {
             Op::QLinearMatMul => "QLinearMatMul",
             Op::Conv(_) => "Conv",
             Op::ConvTranspose(_) => "ConvTranspose",
+            Op::ConvInteger(_) => "ConvInteger",
             Op::MaxPool { .. } => "MaxPool",
             Op::AveragePool { .. } => "AveragePool",
             Op::LpPool { .. } => "LpPool",

@@ -251,3 +251,150 @@ pub fn eye_like(
         shape: Some(x.ty.shape.clone().unwrap_or_else(|| fresh_dims(2, "eye"))),
     }])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sym(s: &str) -> Dim {
+        Dim::Symbolic(s.into())
+    }
+
+    fn ty(shape: Shape) -> TensorType {
+        TensorType::new(DType::F32, shape)
+    }
+
+    fn i64s(v: &[i64]) -> Tensor {
+        Tensor::from_i64(vec![v.len()], v.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn reshape_keeps_symbols_through_copies_and_minus_one() {
+        let x = ty(vec![sym("b"), Dim::Static(3), Dim::Static(4)]);
+        let target_ty = TensorType::new(DType::I64, vec![Dim::Static(2)]);
+        let target = i64s(&[0, -1]);
+        let k = |t| Known {
+            ty: &target_ty,
+            value: t,
+        };
+        let out = reshape(
+            false,
+            &[
+                Some(Known {
+                    ty: &x,
+                    value: None,
+                }),
+                Some(k(Some(&target))),
+            ],
+        );
+        assert_eq!(out.unwrap()[0].shape, Some(vec![sym("b"), Dim::Static(12)]));
+        let out = reshape(
+            false,
+            &[
+                Some(Known {
+                    ty: &x,
+                    value: None,
+                }),
+                Some(k(None)),
+            ],
+        )
+        .unwrap();
+        assert_eq!(out[0].rank(), Some(2));
+    }
+
+    #[test]
+    fn reshape_rejects_impossible_counts() {
+        let x = ty(static_shape(&[2, 3]));
+        let target_ty = TensorType::new(DType::I64, vec![Dim::Static(2)]);
+        let target = i64s(&[4, 2]);
+        let inputs = [
+            Some(Known {
+                ty: &x,
+                value: None,
+            }),
+            Some(Known {
+                ty: &target_ty,
+                value: Some(&target),
+            }),
+        ];
+        let e = reshape(false, &inputs).unwrap_err();
+        assert_eq!(
+            e.0,
+            "cannot reshape [2,3] (6 elements) to [4,2] (8 elements)"
+        );
+    }
+
+    #[test]
+    fn flatten_and_squeeze_propagate_symbols() {
+        let x = ty(vec![
+            sym("b"),
+            Dim::Static(1),
+            Dim::Static(3),
+            Dim::Static(4),
+        ]);
+        let out = flatten(
+            1,
+            &[Some(Known {
+                ty: &x,
+                value: None,
+            })],
+        )
+        .unwrap();
+        assert_eq!(out[0].shape, Some(vec![sym("b"), Dim::Static(12)]));
+        let out = flatten(
+            3,
+            &[Some(Known {
+                ty: &x,
+                value: None,
+            })],
+        )
+        .unwrap();
+        let shape = out[0].shape.clone().unwrap();
+        assert!(matches!(&shape[0], Dim::Symbolic(s) if s != "b"));
+        assert_eq!(shape[1], Dim::Static(4));
+        let axes_ty = TensorType::new(DType::I64, vec![Dim::Static(1)]);
+        let axes = i64s(&[1]);
+        let inputs = [
+            Some(Known {
+                ty: &x,
+                value: None,
+            }),
+            Some(Known {
+                ty: &axes_ty,
+                value: Some(&axes),
+            }),
+        ];
+        let out = squeeze(&inputs).unwrap();
+        assert_eq!(
+            out[0].shape,
+            Some(vec![sym("b"), Dim::Static(3), Dim::Static(4)])
+        );
+        let axes = i64s(&[2]);
+        let inputs = [
+            Some(Known {
+                ty: &x,
+                value: None,
+            }),
+            Some(Known {
+                ty: &axes_ty,
+                value: Some(&axes),
+            }),
+        ];
+        assert!(squeeze(&inputs).is_err());
+    }
+
+    #[test]
+    fn shape_of_a_symbolic_tensor_has_static_length() {
+        let x = ty(vec![sym("b"), Dim::Static(3), Dim::Static(4)]);
+        let out = shape(
+            1,
+            Some(-1),
+            &[Some(Known {
+                ty: &x,
+                value: None,
+            })],
+        )
+        .unwrap();
+        assert_eq!(out[0], TensorType::new(DType::I64, vec![Dim::Static(1)]));
+    }
+}

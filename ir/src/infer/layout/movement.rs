@@ -363,3 +363,86 @@ fn nchw(ty: &TensorType) -> Result<Option<[Dim; 4]>, OpError> {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DType;
+    use crate::tensor::Tensor;
+
+    fn sym(s: &str) -> Dim {
+        Dim::Symbolic(s.into())
+    }
+
+    #[test]
+    fn concat_sums_the_axis_and_unifies_the_rest() {
+        let a = TensorType::new(DType::F32, vec![sym("b"), Dim::Static(2)]);
+        let b = TensorType::new(DType::F32, vec![Dim::Static(5), Dim::Static(3)]);
+        let inputs = [
+            Some(Known {
+                ty: &a,
+                value: None,
+            }),
+            Some(Known {
+                ty: &b,
+                value: None,
+            }),
+        ];
+        let out = concat(-1, &inputs).unwrap();
+        assert_eq!(out[0].shape, Some(vec![Dim::Static(5), Dim::Static(5)]));
+        let c = TensorType::new(DType::F32, vec![Dim::Static(4), Dim::Static(3)]);
+        let inputs = [
+            Some(Known {
+                ty: &b,
+                value: None,
+            }),
+            Some(Known {
+                ty: &c,
+                value: None,
+            }),
+        ];
+        assert!(concat(1, &inputs).is_err());
+    }
+
+    #[test]
+    fn transpose_checks_and_permutes() {
+        let x = TensorType::new(DType::F32, vec![sym("b"), Dim::Static(2), Dim::Static(3)]);
+        let inputs = [Some(Known {
+            ty: &x,
+            value: None,
+        })];
+        let out = transpose(Some(&[2, 0, 1]), &inputs).unwrap();
+        assert_eq!(
+            out[0].shape,
+            Some(vec![Dim::Static(3), sym("b"), Dim::Static(2)])
+        );
+        let e = transpose(Some(&[0, 0, 1]), &inputs).unwrap_err();
+        assert_eq!(e.0, "perm [0,0,1] is not a permutation of 0..3");
+    }
+
+    #[test]
+    fn slice_to_the_end_keeps_symbols_and_clamps_statics() {
+        let x = TensorType::new(DType::F32, vec![sym("b"), Dim::Static(10)]);
+        let one = TensorType::new(DType::I64, vec![Dim::Static(2)]);
+        let t = |v: &[i64]| Tensor::from_i64(vec![2], v.to_vec()).unwrap();
+        let (starts, ends, steps) = (t(&[0, -3]), t(&[i64::MAX, i64::MAX]), t(&[1, 1]));
+        let k = |v| {
+            Some(Known {
+                ty: &one,
+                value: Some(v),
+            })
+        };
+        let inputs = [
+            Some(Known {
+                ty: &x,
+                value: None,
+            }),
+            k(&starts),
+            k(&ends),
+            None,
+            k(&steps),
+        ];
+        let out = slice(&inputs).unwrap();
+        assert_eq!(out[0].shape, Some(vec![sym("b"), Dim::Static(3)]));
+    }
+}

@@ -58,14 +58,34 @@ pub fn attention(
         };
         vec![d.batch.clone(), d.q_seq.clone(), hidden]
     } else {
-        vec![d.batch.clone(), d.q_heads.clone(), d.q_seq.clone(), d.v_head.clone()]
+        vec![
+            d.batch.clone(),
+            d.q_heads.clone(),
+            d.q_seq.clone(),
+            d.v_head.clone(),
+        ]
     };
-    let present = |size: &Dim| -> Shape { vec![d.batch.clone(), d.kv_heads.clone(), total.clone(), size.clone()] };
+    let present = |size: &Dim| -> Shape {
+        vec![
+            d.batch.clone(),
+            d.kv_heads.clone(),
+            total.clone(),
+            size.clone(),
+        ]
+    };
     let all = [
         TensorType::new(dtype, y),
         TensorType::new(dtype, present(&d.head)),
         TensorType::new(dtype, present(&d.v_head)),
-        TensorType::new(dtype, vec![d.batch.clone(), d.q_heads.clone(), d.q_seq.clone(), total.clone()]),
+        TensorType::new(
+            dtype,
+            vec![
+                d.batch.clone(),
+                d.q_heads.clone(),
+                d.q_seq.clone(),
+                total.clone(),
+            ],
+        ),
     ];
     if n_outputs > all.len() {
         op_bail!("Attention has at most 4 outputs, node has {n_outputs}");
@@ -92,16 +112,31 @@ struct Dims {
 
 impl Dims {
     fn of(a: &AttentionAttrs, qs: &[Dim], ks: &[Dim], vs: &[Dim]) -> Result<Dims, OpError> {
-        let shapes = || format!("Q {}, K {}, V {}", display_shape(qs), display_shape(ks), display_shape(vs));
+        let shapes = || {
+            format!(
+                "Q {}, K {}, V {}",
+                display_shape(qs),
+                display_shape(ks),
+                display_shape(vs)
+            )
+        };
         let d = match (qs, ks, vs) {
             ([b, hq, sq, dq], [bk, hk, sk, dk], [bv, hv, sv, dv]) => {
-                let attr_clash = |attr: Option<usize>, dim: &Dim| attr.is_some_and(|h| !dim_may_equal(&Dim::Static(h), dim));
+                let attr_clash = |attr: Option<usize>, dim: &Dim| {
+                    attr.is_some_and(|h| !dim_may_equal(&Dim::Static(h), dim))
+                };
                 if attr_clash(a.q_num_heads, hq) || attr_clash(a.kv_num_heads, hk) {
-                    op_bail!("q_num_heads/kv_num_heads contradict the 4-D shapes {}", shapes());
+                    op_bail!(
+                        "q_num_heads/kv_num_heads contradict the 4-D shapes {}",
+                        shapes()
+                    );
                 }
                 let pairs = [(b, bk), (b, bv), (hk, hv), (sk, sv), (dq, dk)];
                 if !pairs.iter().all(|(x, y)| dim_may_equal(x, y)) {
-                    op_bail!("{} do not fit together (batch, heads, seq, head size)", shapes());
+                    op_bail!(
+                        "{} do not fit together (batch, heads, seq, head size)",
+                        shapes()
+                    );
                 }
                 Dims {
                     batch: b.clone(),
@@ -123,7 +158,11 @@ impl Dims {
                 };
                 let head = split_heads(q_hidden, hq, "Q")?;
                 let k_head = split_heads(k_hidden, hk, "K")?;
-                if !dim_may_equal(&head, &k_head) || ![(b, bk), (b, bv), (sk, sv)].iter().all(|(x, y)| dim_may_equal(x, y)) {
+                if !dim_may_equal(&head, &k_head)
+                    || ![(b, bk), (b, bv), (sk, sv)]
+                        .iter()
+                        .all(|(x, y)| dim_may_equal(x, y))
+                {
                     op_bail!("{} do not fit together (batch, seq, head size)", shapes());
                 }
                 Dims {
@@ -143,7 +182,11 @@ impl Dims {
             _ => op_bail!("Q, K and V must all be 3-D or all 4-D, got {}", shapes()),
         };
         if d.kv_heads_n > 0 && d.q_heads_n > 0 && d.q_heads_n % d.kv_heads_n != 0 {
-            op_bail!("q heads {} are not a multiple of kv heads {}", d.q_heads_n, d.kv_heads_n);
+            op_bail!(
+                "q heads {} are not a multiple of kv heads {}",
+                d.q_heads_n,
+                d.kv_heads_n
+            );
         }
         Ok(d)
     }
@@ -168,17 +211,30 @@ fn check_mask(m: Known, d: &Dims, total: &Dim) -> Result<(), OpError> {
     let Some((last, lead)) = ms.split_last() else {
         op_bail!("attn_mask must have rank >= 1");
     };
-    let target = [d.batch.clone(), d.q_heads.clone(), d.q_seq.clone(), total.clone()];
-    let (Some(lead), Some(target), Some(last)) = (concrete(lead), concrete(&target), last.as_static()) else {
+    let target = [
+        d.batch.clone(),
+        d.q_heads.clone(),
+        d.q_seq.clone(),
+        total.clone(),
+    ];
+    let (Some(lead), Some(target), Some(last)) =
+        (concrete(lead), concrete(&target), last.as_static())
+    else {
         return Ok(());
     };
     if last > target[3] {
-        op_bail!("attn_mask's last dim {last} is longer than the total sequence length {}", target[3]);
+        op_bail!(
+            "attn_mask's last dim {last} is longer than the total sequence length {}",
+            target[3]
+        );
     }
     let mut padded = lead;
     padded.push(target[3]);
     if broadcast(&padded, &target).ok().as_deref() != Some(&target[..]) {
-        op_bail!("attn_mask of shape {} does not broadcast to {target:?}", display_shape(ms));
+        op_bail!(
+            "attn_mask of shape {} does not broadcast to {target:?}",
+            display_shape(ms)
+        );
     }
     Ok(())
 }

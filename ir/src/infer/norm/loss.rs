@@ -42,13 +42,22 @@ fn loss_type(reduction: LossReduction, inputs: &[Option<Known>]) -> Result<Tenso
     }
     let expected: Option<Shape> = match &x.ty.shape {
         Some(s) if s.len() < 2 => {
-            op_bail!("input must have rank >= 2 (N, C, ...), got {}", display_shape(s))
+            op_bail!(
+                "input must have rank >= 2 (N, C, ...), got {}",
+                display_shape(s)
+            )
         }
         Some(s) => {
             if let Some(w) = opt(inputs, 2) {
                 expect_vector(w, &s[1], "weight")?;
             }
-            Some(s.iter().enumerate().filter(|&(i, _)| i != 1).map(|(_, d)| d.clone()).collect())
+            Some(
+                s.iter()
+                    .enumerate()
+                    .filter(|&(i, _)| i != 1)
+                    .map(|(_, d)| d.clone())
+                    .collect(),
+            )
         }
         None => None,
     };
@@ -62,12 +71,26 @@ fn loss_type(reduction: LossReduction, inputs: &[Option<Known>]) -> Result<Tenso
                     display_shape(x.ty.shape.as_deref().unwrap_or_default())
                 );
             }
-            Some(e.into_iter().zip(t).map(|(a, b)| if matches!(b, Dim::Symbolic(_)) { a } else { b.clone() }).collect())
+            Some(
+                e.into_iter()
+                    .zip(t)
+                    .map(|(a, b)| {
+                        if matches!(b, Dim::Symbolic(_)) {
+                            a
+                        } else {
+                            b.clone()
+                        }
+                    })
+                    .collect(),
+            )
         }
         (e, t) => t.clone().or(e),
     };
     Ok(match reduction {
-        LossReduction::None => TensorType { dtype: x.ty.dtype, shape },
+        LossReduction::None => TensorType {
+            dtype: x.ty.dtype,
+            shape,
+        },
         LossReduction::Sum | LossReduction::Mean => TensorType::new(x.ty.dtype, vec![]),
     })
 }

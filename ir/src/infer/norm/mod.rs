@@ -34,7 +34,11 @@ pub fn batch_norm(_epsilon: f32, inputs: &[Option<Known>]) -> Result<Vec<TensorT
         for (k, name) in ["scale", "bias", "mean", "var"].iter().enumerate() {
             let p = float_input(inputs, k + 1, name)?;
             let Some(ps) = &p.ty.shape else { continue };
-            let want: &[Dim] = if ps.len() == 1 { &shape[1..2] } else { &shape[1..] };
+            let want: &[Dim] = if ps.len() == 1 {
+                &shape[1..2]
+            } else {
+                &shape[1..]
+            };
             if ps.len() != want.len() || !dims_may_equal(ps, want) {
                 op_bail!(
                     "{name} must have shape [{}] (per channel) or {} (per activation), got {}",
@@ -76,8 +80,11 @@ pub fn layer_norm(
             if let Some(b) = opt(inputs, 2) {
                 check_unidirectional(b, shape, "bias")?;
             }
-            let s: Shape =
-                shape.iter().enumerate().map(|(i, d)| if i < axis { d.clone() } else { Dim::Static(1) }).collect();
+            let s: Shape = shape
+                .iter()
+                .enumerate()
+                .map(|(i, d)| if i < axis { d.clone() } else { Dim::Static(1) })
+                .collect();
             TensorType::new(stash_type, s)
         }
         None => TensorType::unknown_shape(stash_type),
@@ -119,7 +126,10 @@ pub fn rms_norm(
         normalize_axis(axis, shape.len())?;
         check_unidirectional(scale, shape, "scale")?;
     }
-    Ok(vec![TensorType { dtype: scale.ty.dtype, shape: x.ty.shape.clone() }])
+    Ok(vec![TensorType {
+        dtype: scale.ty.dtype,
+        shape: x.ty.shape.clone(),
+    }])
 }
 
 pub fn lp_norm(axis: i64, p: i64, inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
@@ -133,7 +143,10 @@ pub fn lp_norm(axis: i64, p: i64, inputs: &[Option<Known>]) -> Result<Vec<Tensor
     Ok(vec![x.ty.clone()])
 }
 
-pub fn mean_variance_norm(axes: &[i64], inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
+pub fn mean_variance_norm(
+    axes: &[i64],
+    inputs: &[Option<Known>],
+) -> Result<Vec<TensorType>, OpError> {
     let x = float_input(inputs, 0, "input")?;
     if let Some(rank) = x.ty.rank() {
         normalize_axes(axes, rank)?;
@@ -164,18 +177,29 @@ pub fn rotary_embedding(
     Ok(vec![x.ty.clone()])
 }
 
-pub fn dropout(float_mask: bool, inputs: &[Option<Known>], n_outputs: usize) -> Result<Vec<TensorType>, OpError> {
+pub fn dropout(
+    float_mask: bool,
+    inputs: &[Option<Known>],
+    n_outputs: usize,
+) -> Result<Vec<TensorType>, OpError> {
     let x = req(inputs, 0)?;
     let mask_dtype = if float_mask { x.ty.dtype } else { DType::Bool };
     let mut out = vec![x.ty.clone()];
     if n_outputs > 1 {
-        out.push(TensorType { dtype: mask_dtype, shape: x.ty.shape.clone() });
+        out.push(TensorType {
+            dtype: mask_dtype,
+            shape: x.ty.shape.clone(),
+        });
     }
     Ok(out)
 }
 
 /// Input `i`, which must hold floats.
-fn float_input<'a>(inputs: &[Option<Known<'a>>], i: usize, what: &str) -> Result<Known<'a>, OpError> {
+fn float_input<'a>(
+    inputs: &[Option<Known<'a>>],
+    i: usize,
+    what: &str,
+) -> Result<Known<'a>, OpError> {
     let k = req(inputs, i)?;
     if !k.ty.dtype.is_float() {
         op_bail!("{what} must be a float tensor, got {}", k.ty.dtype);
@@ -185,7 +209,11 @@ fn float_input<'a>(inputs: &[Option<Known<'a>>], i: usize, what: &str) -> Result
 
 fn same_dtype(k: Known, x: Known, what: &str) -> Result<(), OpError> {
     if k.ty.dtype != x.ty.dtype {
-        op_bail!("{what} has dtype {}, expected {} like the input", k.ty.dtype, x.ty.dtype);
+        op_bail!(
+            "{what} has dtype {}, expected {} like the input",
+            k.ty.dtype,
+            x.ty.dtype
+        );
     }
     Ok(())
 }
@@ -193,7 +221,10 @@ fn same_dtype(k: Known, x: Known, what: &str) -> Result<(), OpError> {
 /// The shape of an `(N, C, ...)` input, if known, checking its rank.
 fn channel_input(x: Known) -> Result<Option<Shape>, OpError> {
     match &x.ty.shape {
-        Some(s) if s.len() < 2 => op_bail!("input must have rank >= 2 (N, C, ...), got {}", display_shape(s)),
+        Some(s) if s.len() < 2 => op_bail!(
+            "input must have rank >= 2 (N, C, ...), got {}",
+            display_shape(s)
+        ),
         s => Ok(s.clone()),
     }
 }
@@ -221,9 +252,110 @@ fn expect_vector(k: Known, n: &Dim, what: &str) -> Result<(), OpError> {
 fn check_unidirectional(k: Known, shape: &[Dim], what: &str) -> Result<(), OpError> {
     let Some(s) = &k.ty.shape else { return Ok(()) };
     let fits = s.len() <= shape.len()
-        && s.iter().rev().zip(shape.iter().rev()).all(|(d, x)| *d == Dim::Static(1) || dim_may_equal(d, x));
+        && s.iter()
+            .rev()
+            .zip(shape.iter().rev())
+            .all(|(d, x)| *d == Dim::Static(1) || dim_may_equal(d, x));
     if !fits {
-        op_bail!("{what} of shape {} does not broadcast to the input's {}", display_shape(s), display_shape(shape));
+        op_bail!(
+            "{what} of shape {} does not broadcast to the input's {}",
+            display_shape(s),
+            display_shape(shape)
+        );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::{AttentionAttrs, LossReduction};
+
+    fn sym(s: &str) -> Dim {
+        Dim::Symbolic(s.into())
+    }
+
+    fn ty(dtype: DType, dims: &[Dim]) -> TensorType {
+        TensorType::new(dtype, dims.to_vec())
+    }
+
+    fn known(t: &TensorType) -> Option<Known<'_>> {
+        Some(Known { ty: t, value: None })
+    }
+
+    #[test]
+    fn layer_norm_statistics_keep_the_leading_dims_in_the_stash_type() {
+        let x = ty(DType::F16, &[sym("n"), Dim::Static(4), Dim::Static(8)]);
+        let scale = ty(DType::F16, &[Dim::Static(8)]);
+        let out = layer_norm(-1, 1e-5, DType::F32, &[known(&x), known(&scale)], 3).unwrap();
+        assert_eq!(out[0], x);
+        assert_eq!(
+            out[1],
+            ty(DType::F32, &[sym("n"), Dim::Static(4), Dim::Static(1)])
+        );
+        let bad = ty(DType::F16, &[Dim::Static(5)]);
+        assert!(layer_norm(-1, 1e-5, DType::F32, &[known(&x), known(&bad)], 1).is_err());
+    }
+
+    #[test]
+    fn attention_shapes_follow_heads_and_cache() {
+        let attrs = AttentionAttrs {
+            is_causal: false,
+            kv_num_heads: Some(3),
+            q_num_heads: Some(3),
+            qk_matmul_output_mode: 0,
+            scale: None,
+            softcap: 0.0,
+            softmax_precision: None,
+            left_window_size: None,
+            right_window_size: None,
+        };
+        let s = Dim::Static;
+        let q = ty(DType::F32, &[sym("b"), sym("s"), s(24)]);
+        let k = ty(DType::F32, &[sym("b"), s(6), s(24)]);
+        let v = ty(DType::F32, &[sym("b"), s(6), s(30)]);
+        let pk = ty(DType::F32, &[sym("b"), s(3), s(5), s(8)]);
+        let pv = ty(DType::F32, &[sym("b"), s(3), s(5), s(10)]);
+        let ins = [
+            known(&q),
+            known(&k),
+            known(&v),
+            None,
+            known(&pk),
+            known(&pv),
+        ];
+        let out = attention(&attrs, &ins, 4).unwrap();
+        assert_eq!(out[0], ty(DType::F32, &[sym("b"), sym("s"), s(30)]));
+        assert_eq!(out[1], ty(DType::F32, &[sym("b"), s(3), s(11), s(8)]));
+        assert_eq!(out[2], ty(DType::F32, &[sym("b"), s(3), s(11), s(10)]));
+        assert_eq!(out[3], ty(DType::F32, &[sym("b"), s(3), sym("s"), s(11)]));
+        let narrow_k = ty(DType::F32, &[sym("b"), s(6), s(12)]);
+        let err = attention(&attrs, &[known(&q), known(&narrow_k), known(&v)], 1).unwrap_err();
+        assert!(err.0.contains("do not fit together"), "{err}");
+    }
+
+    #[test]
+    fn losses_take_the_target_shape_or_reduce_to_a_scalar() {
+        let x = ty(
+            DType::F32,
+            &[Dim::Static(3), Dim::Static(5), Dim::Static(2)],
+        );
+        let t = ty(DType::I64, &[sym("n"), Dim::Static(2)]);
+        let none = nll_loss(None, LossReduction::None, &[known(&x), known(&t)]).unwrap();
+        assert_eq!(none[0], ty(DType::F32, &[Dim::Static(3), Dim::Static(2)]));
+        let mean = softmax_cross_entropy(None, LossReduction::Mean, &[known(&x), known(&t)], 2);
+        let mean = mean.unwrap();
+        assert_eq!(mean[0], ty(DType::F32, &[]));
+        assert_eq!(mean[1], x);
+        let wrong = ty(DType::I64, &[Dim::Static(3), Dim::Static(5)]);
+        assert!(nll_loss(None, LossReduction::Sum, &[known(&x), known(&wrong)]).is_err());
+    }
+
+    #[test]
+    fn dropout_masks_are_bool_unless_legacy() {
+        let x = ty(DType::F32, &[Dim::Static(2)]);
+        let out = dropout(false, &[known(&x)], 2).unwrap();
+        assert_eq!(out[1].dtype, DType::Bool);
+        assert_eq!(dropout(true, &[known(&x)], 2).unwrap()[1].dtype, DType::F32);
+    }
 }

@@ -1,5 +1,6 @@
-//! Conv: im2col over tiles of output positions, then the shared GEMM per image and group.
-//! f32 and f64 compute natively; f16 and bf16 through f32, rounded once at the end.
+//! Conv and ConvInteger: im2col over tiles of output positions, then the shared GEMM per image
+//! and group. f32, f64 and i32 (ConvInteger) compute natively; f16 and bf16 through f32,
+//! rounded once at the end.
 
 use super::geometry::{Axis, WindowSpec};
 use crate::dtype::DType;
@@ -8,7 +9,7 @@ use crate::interp::linalg::gemm::{GemmElem, MatMut, MatRef, gemm};
 use crate::interp::{opt, req};
 use crate::op::ConvAttrs;
 use crate::op_bail;
-use crate::tensor::{Data, Tensor, strides};
+use crate::tensor::{Data, Tensor, checked_numel, strides};
 use half::{bf16, f16};
 
 /// Elements of one im2col tile, bounding its memory (8 MiB of f32).
@@ -28,7 +29,11 @@ fn conv_groups(x: &[usize], w: &[usize], group: usize) -> Result<Groups, OpError
         op_bail!("input must be [N, C, spatial...] with at least one spatial dim, got {x:?}");
     }
     if w.len() != x.len() {
-        op_bail!("weight has rank {} ({w:?}), input has rank {} ({x:?})", w.len(), x.len());
+        op_bail!(
+            "weight has rank {} ({w:?}), input has rank {} ({x:?})",
+            w.len(),
+            x.len()
+        );
     }
     if group == 0 {
         op_bail!("group must be positive");
@@ -40,8 +45,11 @@ fn conv_groups(x: &[usize], w: &[usize], group: usize) -> Result<Groups, OpError
             w[1] * group
         );
     }
-    if w[0] % group != 0 {
-        op_bail!("weight has {} output channels, not a multiple of group {group}", w[0]);
+    if !w[0].is_multiple_of(group) {
+        op_bail!(
+            "weight has {} output channels, not a multiple of group {group}",
+            w[0]
+        );
     }
     Ok(Groups {
         batch: x[0],
@@ -52,12 +60,17 @@ fn conv_groups(x: &[usize], w: &[usize], group: usize) -> Result<Groups, OpError
 }
 
 /// The conv's resolved geometry and output shape.
-fn conv_geometry(attrs: &ConvAttrs, x: &[usize], w: &[usize]) -> Result<(Groups, Vec<Axis>, Vec<usize>), OpError> {
+fn conv_geometry(
+    attrs: &ConvAttrs,
+    x: &[usize],
+    w: &[usize],
+) -> Result<(Groups, Vec<Axis>, Vec<usize>), OpError> {
     let groups = conv_groups(x, w, attrs.group)?;
     let spec = WindowSpec::conv(attrs, &w[2..])?;
     let axes = spec.resolve(&x[2..])?;
     let mut out_shape = vec![groups.batch, groups.out_channels];
     out_shape.extend(axes.iter().map(|a| a.output));
+    checked_numel(&out_shape)?;
     Ok((groups, axes, out_shape))
 }
 
@@ -91,12 +104,83 @@ pub fn conv(attrs: &ConvAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>
         }
         (Data::F16(_), Data::F16(_)) | (Data::BF16(_), Data::BF16(_)) => {
             let b = bias.map(|b| b.to_f32_vec());
-            let y = conv_nd(&x.to_f32_vec(), &w.to_f32_vec(), b.as_deref(), &groups, &axes);
+            let y = conv_nd(
+                &x.to_f32_vec(),
+                &w.to_f32_vec(),
+                b.as_deref(),
+                &groups,
+                &axes,
+            );
             round_f32(x.dtype(), y)
         }
         _ => op_bail!("dtype {} is not supported", x.dtype()),
     };
     Ok(vec![Tensor::new(x.dtype(), out_shape, out)?])
+}
+
+/// ConvInteger: the convolution of `x - x_zero_point` with `w - w_zero_point`, accumulated in
+/// i32. Padding reads as `x_zero_point` (0 after the shift). `w_zero_point` is per tensor or
+/// per output channel.
+pub fn conv_integer(attrs: &ConvAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+    let x = req(inputs, 0)?;
+    let w = req(inputs, 1)?;
+    for (name, t) in [("x", x), ("w", w)] {
+        if !matches!(t.dtype(), DType::U8 | DType::I8) {
+            op_bail!("{name} must be u8 or i8, got {}", t.dtype());
+        }
+    }
+    let (groups, axes, out_shape) = conv_geometry(attrs, x.shape(), w.shape())?;
+    let x_zp = zero_points(opt(inputs, 2), x.dtype(), 1, "x_zero_point")?;
+    let w_zp = zero_points(
+        opt(inputs, 3),
+        w.dtype(),
+        groups.out_channels,
+        "w_zero_point",
+    )?;
+    let xs: Vec<i32> = x
+        .to_i128_vec()
+        .iter()
+        .map(|&v| v as i32 - x_zp[0])
+        .collect();
+    let per_filter = w.len() / groups.out_channels.max(1);
+    let ws: Vec<i32> = w
+        .to_i128_vec()
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| v as i32 - w_zp[(i / per_filter.max(1)) % w_zp.len()])
+        .collect();
+    let y: Vec<i128> = conv_nd(&xs, &ws, None, &groups, &axes)
+        .iter()
+        .map(|&v| v as i128)
+        .collect();
+    Ok(vec![Tensor::from_i128(DType::I32, out_shape, &y)?])
+}
+
+/// A zero-point input as i32 values: one (per tensor) or `per_channel` of them; 0 if absent.
+fn zero_points(
+    zp: Option<&Tensor>,
+    dtype: DType,
+    per_channel: usize,
+    name: &str,
+) -> Result<Vec<i32>, OpError> {
+    let Some(zp) = zp else {
+        return Ok(vec![0]);
+    };
+    if zp.dtype() != dtype {
+        op_bail!("{name} is {}, its operand is {dtype}", zp.dtype());
+    }
+    if zp.len() != 1 && zp.len() != per_channel {
+        op_bail!(
+            "{name} must have 1 element{}, got shape {:?}",
+            if per_channel > 1 {
+                format!(" or {per_channel}")
+            } else {
+                String::new()
+            },
+            zp.shape()
+        );
+    }
+    Ok(zp.to_i128_vec().iter().map(|&v| v as i32).collect())
 }
 
 /// f32 results stored as a 16-bit float dtype (or kept as f32).
@@ -160,7 +244,17 @@ fn conv_nd<T: GemmElem>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Groups, axes: 
                     data: &mut out_g[j0..],
                     row_stride: out_plane,
                 };
-                gemm(mg, len, kdim, w_g, MatRef { data: &col, row_stride: len }, c);
+                gemm(
+                    mg,
+                    len,
+                    kdim,
+                    w_g,
+                    MatRef {
+                        data: &col,
+                        row_stride: len,
+                    },
+                    c,
+                );
             }
         }
     }
@@ -200,7 +294,14 @@ impl Im2col {
 
     /// Fills `col` with the `[channels * taps, len]` tile of output positions
     /// `start..start + len` (flat, row-major over the output's spatial dims).
-    fn fill<T: GemmElem>(&self, x: &[T], channels: usize, start: usize, len: usize, col: &mut Vec<T>) {
+    fn fill<T: GemmElem>(
+        &self,
+        x: &[T],
+        channels: usize,
+        start: usize,
+        len: usize,
+        col: &mut Vec<T>,
+    ) {
         let nd = self.kernel.len();
         let taps: usize = self.kernel.iter().product();
         let last_out = self.outputs[nd - 1];
@@ -230,7 +331,8 @@ impl Im2col {
                     rem /= self.outputs[d];
                 }
                 let base = (0..nd - 1).try_fold(0usize, |acc, d| {
-                    self.maps[d][tap[d] * self.outputs[d] + outer[d]].map(|i| acc + i * self.in_strides[d])
+                    self.maps[d][tap[d] * self.outputs[d] + outer[d]]
+                        .map(|i| acc + i * self.in_strides[d])
                 });
                 let dst = &mut row[k..k + run];
                 if let Some(base) = base {
@@ -264,7 +366,14 @@ mod tests {
     }
 
     /// A direct (no im2col) 2-D convolution, single image, group 1.
-    fn direct(x: &[f32], c: usize, h: usize, w: usize, k: &[f32], m: usize, kh: usize, kw: usize, pad: usize, stride: usize) -> Vec<f32> {
+    fn direct(
+        x: &[f32],
+        [c, h, w]: [usize; 3],
+        k: &[f32],
+        [m, kh, kw]: [usize; 3],
+        pad: usize,
+        stride: usize,
+    ) -> Vec<f32> {
         let oh = (h + 2 * pad - kh) / stride + 1;
         let ow = (w + 2 * pad - kw) / stride + 1;
         let mut out = vec![0.0; m * oh * ow];
@@ -275,9 +384,13 @@ mod tests {
                     for ci in 0..c {
                         for ky in 0..kh {
                             for kx in 0..kw {
-                                let (iy, ix) = ((oy * stride + ky) as isize - pad as isize, (ox * stride + kx) as isize - pad as isize);
+                                let (iy, ix) = (
+                                    (oy * stride + ky) as isize - pad as isize,
+                                    (ox * stride + kx) as isize - pad as isize,
+                                );
                                 if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
-                                    s += x[(ci * h + iy as usize) * w + ix as usize] * k[((mo * c + ci) * kh + ky) * kw + kx];
+                                    s += x[(ci * h + iy as usize) * w + ix as usize]
+                                        * k[((mo * c + ci) * kh + ky) * kw + kx];
                                 }
                             }
                         }
@@ -293,13 +406,39 @@ mod tests {
     fn matches_direct_convolution() {
         let (c, h, w, m, kh, kw) = (3, 7, 6, 5, 3, 2);
         let x: Vec<f32> = (0..c * h * w).map(|i| ((i * 7) % 5) as f32 - 2.0).collect();
-        let k: Vec<f32> = (0..m * c * kh * kw).map(|i| ((i * 3) % 7) as f32 - 3.0).collect();
+        let k: Vec<f32> = (0..m * c * kh * kw)
+            .map(|i| ((i * 3) % 7) as f32 - 3.0)
+            .collect();
         for (pad, stride) in [(0, 1), (1, 1), (1, 2), (2, 3)] {
             let xt = Tensor::from_f32(vec![1, c, h, w], x.clone()).unwrap();
             let kt = Tensor::from_f32(vec![m, c, kh, kw], k.clone()).unwrap();
-            let y = conv(&attrs(vec![pad; 4], vec![stride; 2], 1), &[Some(&xt), Some(&kt)]).unwrap();
-            assert_eq!(y[0].as_f32().unwrap(), direct(&x, c, h, w, &k, m, kh, kw, pad, stride).as_slice(), "pad {pad} stride {stride}");
+            let y = conv(
+                &attrs(vec![pad; 4], vec![stride; 2], 1),
+                &[Some(&xt), Some(&kt)],
+            )
+            .unwrap();
+            assert_eq!(
+                y[0].as_f32().unwrap(),
+                direct(&x, [c, h, w], &k, [m, kh, kw], pad, stride).as_slice(),
+                "pad {pad} stride {stride}"
+            );
         }
+    }
+
+    #[test]
+    fn conv_integer_shifts_by_zero_points() {
+        // 1x1 kernel over two u8 pixels: (x - 10) * (w - zp[m]) per output channel m.
+        let x = Tensor::from_i128(DType::U8, vec![1, 1, 1, 2], &[12, 7]).unwrap();
+        let w = Tensor::from_i128(DType::U8, vec![2, 1, 1, 1], &[5, 5]).unwrap();
+        let x_zp = Tensor::from_i128(DType::U8, vec![], &[10]).unwrap();
+        let w_zp = Tensor::from_i128(DType::U8, vec![2], &[1, 3]).unwrap();
+        let y = conv_integer(
+            &attrs(vec![], vec![], 1),
+            &[Some(&x), Some(&w), Some(&x_zp), Some(&w_zp)],
+        )
+        .unwrap();
+        assert_eq!(y[0].dtype(), DType::I32);
+        assert_eq!(y[0].to_i128_vec(), vec![8, -12, 4, -6]);
     }
 
     #[test]

@@ -46,13 +46,28 @@ pub(crate) struct WindowSpec {
     pub ceil_mode: bool,
 }
 
+/// The largest size, stride, dilation or pad accepted: products of two such values and their
+/// sums stay far from `usize` overflow, so the window arithmetic needs no checked operations.
+const MAX_EXTENT: usize = 1 << 31;
+
+/// An error if any value of `list` exceeds [`MAX_EXTENT`].
+pub(crate) fn check_bounded(name: &str, list: &[usize]) -> Result<(), OpError> {
+    if let Some(v) = list.iter().find(|&&v| v > MAX_EXTENT) {
+        op_bail!("{name} value {v} is too large (at most {MAX_EXTENT})");
+    }
+    Ok(())
+}
+
 /// `list`, or `n` copies of `default` when it is empty; an error if its length is not `n`.
 fn per_axis(name: &str, list: &[usize], n: usize, default: usize) -> Result<Vec<usize>, OpError> {
     if list.is_empty() {
         return Ok(vec![default; n]);
     }
     if list.len() != n {
-        op_bail!("{name} has {} values, expected {n} (one per spatial axis)", list.len());
+        op_bail!(
+            "{name} has {} values, expected {n} (one per spatial axis)",
+            list.len()
+        );
     }
     Ok(list.to_vec())
 }
@@ -83,7 +98,9 @@ impl WindowSpec {
             if let Some(i) = list.iter().position(|&v| v == 0) {
                 op_bail!("{name} must be positive, got {list:?} (axis {i} is 0)");
             }
+            check_bounded(name, list)?;
         }
+        check_bounded("pads", &spec.pads)?;
         Ok(spec)
     }
 
@@ -126,6 +143,7 @@ impl WindowSpec {
     /// Resolves spatial axis `i` for an input of size `input`.
     pub fn axis(&self, i: usize, input: usize) -> Result<Axis, OpError> {
         let n = self.rank();
+        check_bounded("input dim", &[input])?;
         let (kernel, stride, dilation) = (self.kernel[i], self.strides[i], self.dilations[i]);
         let extent = (kernel - 1) * dilation + 1;
         let axis = |pad_begin, pad_end, output| Axis {
@@ -200,28 +218,46 @@ impl WindowSpec {
 mod tests {
     use super::*;
 
-    fn spec(kernel: usize, stride: usize, pads: [usize; 2], auto_pad: AutoPad, ceil: bool) -> WindowSpec {
+    fn spec(
+        kernel: usize,
+        stride: usize,
+        pads: [usize; 2],
+        auto_pad: AutoPad,
+        ceil: bool,
+    ) -> WindowSpec {
         WindowSpec::new(&[kernel], &[stride], &[], &pads, auto_pad, ceil).unwrap()
     }
 
     #[test]
     fn explicit_pads_floor_and_ceil() {
-        let a = spec(3, 2, [0, 0], AutoPad::NotSet, false).axis(0, 4).unwrap();
+        let a = spec(3, 2, [0, 0], AutoPad::NotSet, false)
+            .axis(0, 4)
+            .unwrap();
         assert_eq!(a.output, 1);
-        let a = spec(3, 2, [0, 0], AutoPad::NotSet, true).axis(0, 4).unwrap();
+        let a = spec(3, 2, [0, 0], AutoPad::NotSet, true)
+            .axis(0, 4)
+            .unwrap();
         assert_eq!(a.output, 2);
         // The last window would start in the end padding: dropped.
-        let a = spec(3, 3, [1, 1], AutoPad::NotSet, true).axis(0, 2).unwrap();
+        let a = spec(3, 3, [1, 1], AutoPad::NotSet, true)
+            .axis(0, 2)
+            .unwrap();
         assert_eq!(a.output, 1);
     }
 
     #[test]
     fn same_padding_splits_the_odd_pixel() {
-        let up = spec(4, 1, [0, 0], AutoPad::SameUpper, false).axis(0, 5).unwrap();
+        let up = spec(4, 1, [0, 0], AutoPad::SameUpper, false)
+            .axis(0, 5)
+            .unwrap();
         assert_eq!((up.pad_begin, up.pad_end, up.output), (1, 2, 5));
-        let low = spec(4, 1, [0, 0], AutoPad::SameLower, false).axis(0, 5).unwrap();
+        let low = spec(4, 1, [0, 0], AutoPad::SameLower, false)
+            .axis(0, 5)
+            .unwrap();
         assert_eq!((low.pad_begin, low.pad_end, low.output), (2, 1, 5));
-        let valid = spec(3, 2, [9, 9], AutoPad::Valid, false).axis(0, 7).unwrap();
+        let valid = spec(3, 2, [9, 9], AutoPad::Valid, false)
+            .axis(0, 7)
+            .unwrap();
         assert_eq!((valid.pad_begin, valid.output), (0, 3));
     }
 
@@ -229,6 +265,10 @@ mod tests {
     fn bad_attributes_are_errors() {
         assert!(WindowSpec::new(&[3], &[0], &[], &[], AutoPad::NotSet, false).is_err());
         assert!(WindowSpec::new(&[3, 3], &[1], &[], &[], AutoPad::NotSet, false).is_err());
-        assert!(spec(5, 1, [0, 0], AutoPad::NotSet, false).axis(0, 3).is_err());
+        assert!(
+            spec(5, 1, [0, 0], AutoPad::NotSet, false)
+                .axis(0, 3)
+                .is_err()
+        );
     }
 }

@@ -7,7 +7,13 @@ use crate::tensor::Tensor;
 
 /// `y = x / (bias + alpha / size * sum(x[c'] ^ 2))^beta`, the sum over channels
 /// `c - floor((size - 1) / 2) ..= c + ceil((size - 1) / 2)` clipped to the tensor.
-pub fn lrn(alpha: f32, beta: f32, bias: f32, size: usize, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+pub fn lrn(
+    alpha: f32,
+    beta: f32,
+    bias: f32,
+    size: usize,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, OpError> {
     let x = req(inputs, 0)?;
     if !x.dtype().is_float() {
         op_bail!("dtype {} is not supported", x.dtype());
@@ -32,7 +38,8 @@ pub fn lrn(alpha: f32, beta: f32, bias: f32, size: usize, inputs: &[Option<&Tens
             for i in 0..inner {
                 let square_sum: f64 = (lo..=hi).map(|k| image[k * inner + i].powi(2)).sum();
                 let v = image[c * inner + i];
-                out[(n * channels + c) * inner + i] = v / (bias as f64 + scale * square_sum).powf(beta as f64);
+                out[(n * channels + c) * inner + i] =
+                    v / (bias as f64 + scale * square_sum).powf(beta as f64);
             }
         }
     }

@@ -7,7 +7,9 @@ mod lrn;
 pub(crate) mod pool;
 pub(crate) mod transpose;
 
-pub use convolution::conv;
+pub use convolution::{conv, conv_integer};
 pub use lrn::lrn;
-pub use pool::{average_pool, global_average_pool, global_lp_pool, global_max_pool, lp_pool, max_pool};
+pub use pool::{
+    average_pool, global_average_pool, global_lp_pool, global_max_pool, lp_pool, max_pool,
+};
 pub use transpose::conv_transpose;

@@ -6,7 +6,7 @@ use crate::error::OpError;
 use crate::interp::req;
 use crate::op::PoolAttrs;
 use crate::op_bail;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, checked_numel};
 
 /// What a window reduces to.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -17,7 +17,10 @@ enum Reduction {
 }
 
 /// Output `[N, C, out...]` shape of a windowed pool over `x` `[N, C, in...]`.
-pub(crate) fn pool_geometry(attrs: &PoolAttrs, x: &[usize]) -> Result<(Vec<Axis>, Vec<usize>), OpError> {
+pub(crate) fn pool_geometry(
+    attrs: &PoolAttrs,
+    x: &[usize],
+) -> Result<(Vec<Axis>, Vec<usize>), OpError> {
     let spec = WindowSpec::pool(attrs)?;
     if x.len() != spec.rank() + 2 {
         op_bail!(
@@ -29,6 +32,7 @@ pub(crate) fn pool_geometry(attrs: &PoolAttrs, x: &[usize]) -> Result<(Vec<Axis>
     let axes = spec.resolve(&x[2..])?;
     let mut out = x[..2].to_vec();
     out.extend(axes.iter().map(|a| a.output));
+    checked_numel(&out)?;
     Ok((axes, out))
 }
 
@@ -47,89 +51,73 @@ struct Pooled {
     argmax: Vec<usize>,
 }
 
-fn pool(x: &[f64], planes: usize, axes: &[Axis], reduction: Reduction, column_major: bool) -> Pooled {
-    let nd = axes.len();
-    let inputs: Vec<usize> = axes.iter().map(|a| a.input).collect();
-    let in_plane: usize = inputs.iter().product();
-    let out_plane: usize = axes.iter().map(|a| a.output).product();
-    // Row-major strides address the data; column-major ones number the Indices output.
-    let row_strides = crate::tensor::strides(&inputs);
-    let mut col_strides = vec![1usize; nd];
-    for d in 1..nd {
-        col_strides[d] = col_strides[d - 1] * inputs[d - 1];
-    }
-    // Per axis and output index: the input coordinates of its taps inside the input, and how
-    // many taps lie inside the explicitly padded input.
-    let taps: Vec<Vec<Vec<usize>>> = axes
-        .iter()
-        .map(|a| {
-            (0..a.output)
-                .map(|o| (0..a.kernel).filter_map(|t| a.input_at(o, t)).collect())
-                .collect()
-        })
-        .collect();
-    let padded_counts: Vec<Vec<usize>> = axes
-        .iter()
-        .map(|a| {
-            (0..a.output)
-                .map(|o| (0..a.kernel).filter(|&t| a.in_padded_input(o, t)).count())
-                .collect()
-        })
-        .collect();
-    let mut values = Vec::with_capacity(planes * out_plane);
-    let mut argmax = Vec::new();
-    let mut out_pos = vec![0usize; nd];
-    let mut tap_pos = vec![0usize; nd];
-    for plane in x.chunks_exact(in_plane.max(1)).take(planes) {
-        out_pos.fill(0);
+/// Every output position's window, built once and shared by all `(n, c)` planes.
+struct Windows {
+    /// Row-major offsets (within a plane) of the taps inside the input, window by window.
+    offsets: Vec<usize>,
+    /// The same taps numbered for the Indices output (row- or column-major).
+    numbers: Vec<usize>,
+    /// Window `w` is `offsets[starts[w]..starts[w + 1]]`.
+    starts: Vec<usize>,
+    /// Per window, how many taps lie inside the explicitly padded input.
+    padded_counts: Vec<usize>,
+}
+
+impl Windows {
+    fn new(axes: &[Axis], column_major: bool) -> Windows {
+        let nd = axes.len();
+        let inputs: Vec<usize> = axes.iter().map(|a| a.input).collect();
+        let row_strides = crate::tensor::strides(&inputs);
+        let mut col_strides = vec![1usize; nd];
+        for d in 1..nd {
+            col_strides[d] = col_strides[d - 1] * inputs[d - 1];
+        }
+        let number_strides = if column_major {
+            &col_strides
+        } else {
+            &row_strides
+        };
+        // Per axis and output index: the input coordinates of the taps inside the input.
+        let taps: Vec<Vec<Vec<usize>>> = axes
+            .iter()
+            .map(|a| {
+                (0..a.output)
+                    .map(|o| (0..a.kernel).filter_map(|t| a.input_at(o, t)).collect())
+                    .collect()
+            })
+            .collect();
+        let out_plane: usize = axes.iter().map(|a| a.output).product();
+        let mut w = Windows {
+            offsets: Vec::new(),
+            numbers: Vec::new(),
+            starts: Vec::with_capacity(out_plane + 1),
+            padded_counts: Vec::with_capacity(out_plane),
+        };
+        let mut out_pos = vec![0usize; nd];
+        let mut cur: Vec<(usize, usize)> = Vec::new();
+        let mut next: Vec<(usize, usize)> = Vec::new();
         for _ in 0..out_plane {
-            let lists: Vec<&[usize]> = (0..nd).map(|d| taps[d][out_pos[d]].as_slice()).collect();
-            let n_valid: usize = lists.iter().map(|l| l.len()).product();
-            let mut acc = match reduction {
-                Reduction::Max => f64::NEG_INFINITY,
-                Reduction::Average { .. } | Reduction::Lp(_) => 0.0,
-            };
-            let mut best: Option<usize> = None;
-            tap_pos.fill(0);
-            for _ in 0..n_valid {
-                let offset: usize = (0..nd).map(|d| lists[d][tap_pos[d]] * row_strides[d]).sum();
-                let v = plane[offset];
-                match reduction {
-                    Reduction::Max => {
-                        if best.is_none() || v > acc {
-                            acc = v;
-                            best = Some((0..nd).map(|d| lists[d][tap_pos[d]] * if column_major { col_strides[d] } else { row_strides[d] }).sum());
-                        }
+            // The window is the product of the per-axis tap lists, built axis by axis.
+            cur.clear();
+            cur.push((0, 0));
+            for d in 0..nd {
+                next.clear();
+                for &(off, num) in &cur {
+                    for &i in &taps[d][out_pos[d]] {
+                        next.push((off + i * row_strides[d], num + i * number_strides[d]));
                     }
-                    Reduction::Average { .. } => acc += v,
-                    Reduction::Lp(p) => acc += v.abs().powf(p),
                 }
-                for d in (0..nd).rev() {
-                    tap_pos[d] += 1;
-                    if tap_pos[d] < lists[d].len() {
-                        break;
-                    }
-                    tap_pos[d] = 0;
-                }
+                std::mem::swap(&mut cur, &mut next);
             }
-            values.push(match reduction {
-                Reduction::Max => {
-                    if best.is_none() {
-                        acc = 0.0;
-                    }
-                    argmax.push(best.unwrap_or(0));
-                    acc
-                }
-                Reduction::Average { count_include_pad } => {
-                    let count = if count_include_pad {
-                        (0..nd).map(|d| padded_counts[d][out_pos[d]]).product()
-                    } else {
-                        n_valid
-                    };
-                    acc / count as f64
-                }
-                Reduction::Lp(p) => acc.powf(1.0 / p),
-            });
+            w.starts.push(w.offsets.len());
+            w.offsets.extend(cur.iter().map(|&(off, _)| off));
+            w.numbers.extend(cur.iter().map(|&(_, num)| num));
+            w.padded_counts.push(
+                axes.iter()
+                    .zip(&out_pos)
+                    .map(|(a, &o)| (0..a.kernel).filter(|&t| a.in_padded_input(o, t)).count())
+                    .product(),
+            );
             for d in (0..nd).rev() {
                 out_pos[d] += 1;
                 if out_pos[d] < axes[d].output {
@@ -138,11 +126,66 @@ fn pool(x: &[f64], planes: usize, axes: &[Axis], reduction: Reduction, column_ma
                 out_pos[d] = 0;
             }
         }
+        w.starts.push(w.offsets.len());
+        w
+    }
+}
+
+fn pool(
+    x: &[f64],
+    planes: usize,
+    axes: &[Axis],
+    reduction: Reduction,
+    column_major: bool,
+) -> Pooled {
+    let in_plane: usize = axes.iter().map(|a| a.input).product();
+    let windows = Windows::new(axes, column_major);
+    let n_windows = windows.padded_counts.len();
+    let mut values = Vec::with_capacity(planes * n_windows);
+    let mut argmax = Vec::new();
+    for p in 0..planes {
+        let plane = &x[p * in_plane..(p + 1) * in_plane];
+        for w in 0..n_windows {
+            let range = windows.starts[w]..windows.starts[w + 1];
+            let taps = &windows.offsets[range.clone()];
+            values.push(match reduction {
+                Reduction::Max => {
+                    // The first maximum wins; an empty window (all padding) yields 0.
+                    let mut best: Option<(f64, usize)> = None;
+                    for (k, &off) in taps.iter().enumerate() {
+                        let v = plane[off];
+                        if best.is_none_or(|(b, _)| v > b) {
+                            best = Some((v, k));
+                        }
+                    }
+                    argmax.push(best.map_or(0, |(_, k)| windows.numbers[range.start + k]));
+                    best.map_or(0.0, |(v, _)| v)
+                }
+                Reduction::Average { count_include_pad } => {
+                    let sum: f64 = taps.iter().map(|&off| plane[off]).sum();
+                    let count = if count_include_pad {
+                        windows.padded_counts[w]
+                    } else {
+                        taps.len()
+                    };
+                    sum / count as f64
+                }
+                Reduction::Lp(p) => {
+                    let sum: f64 = taps.iter().map(|&off| plane[off].abs().powf(p)).sum();
+                    sum.powf(1.0 / p)
+                }
+            });
+        }
     }
     Pooled { values, argmax }
 }
 
-fn windowed(attrs: &PoolAttrs, x: &Tensor, reduction: Reduction, column_major: bool) -> Result<(Pooled, Vec<usize>), OpError> {
+fn windowed(
+    attrs: &PoolAttrs,
+    x: &Tensor,
+    reduction: Reduction,
+    column_major: bool,
+) -> Result<(Pooled, Vec<usize>), OpError> {
     check_dtype(x, reduction == Reduction::Max)?;
     let (axes, out_shape) = pool_geometry(attrs, x.shape())?;
     let planes = x.shape()[0] * x.shape()[1];
@@ -150,7 +193,12 @@ fn windowed(attrs: &PoolAttrs, x: &Tensor, reduction: Reduction, column_major: b
     Ok((pooled, out_shape))
 }
 
-pub fn max_pool(attrs: &PoolAttrs, storage_order: i64, inputs: &[Option<&Tensor>], n_outputs: usize) -> Result<Vec<Tensor>, OpError> {
+pub fn max_pool(
+    attrs: &PoolAttrs,
+    storage_order: i64,
+    inputs: &[Option<&Tensor>],
+    n_outputs: usize,
+) -> Result<Vec<Tensor>, OpError> {
     let column_major = match storage_order {
         0 => false,
         1 => true,
@@ -173,27 +221,49 @@ pub fn max_pool(attrs: &PoolAttrs, storage_order: i64, inputs: &[Option<&Tensor>
     Ok(vec![y, Tensor::from_i64(out_shape, indices)?])
 }
 
-pub fn average_pool(attrs: &PoolAttrs, count_include_pad: bool, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+pub fn average_pool(
+    attrs: &PoolAttrs,
+    count_include_pad: bool,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, OpError> {
     let x = req(inputs, 0)?;
     let (pooled, out_shape) = windowed(attrs, x, Reduction::Average { count_include_pad }, false)?;
-    Ok(vec![Tensor::from_f64(x.dtype(), out_shape, &pooled.values)?])
+    Ok(vec![Tensor::from_f64(
+        x.dtype(),
+        out_shape,
+        &pooled.values,
+    )?])
 }
 
-pub fn lp_pool(attrs: &PoolAttrs, p: f32, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+pub fn lp_pool(
+    attrs: &PoolAttrs,
+    p: f32,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, OpError> {
     if p <= 0.0 || p.is_nan() {
         op_bail!("p must be positive, got {p}");
     }
     let x = req(inputs, 0)?;
     let (pooled, out_shape) = windowed(attrs, x, Reduction::Lp(p as f64), false)?;
-    Ok(vec![Tensor::from_f64(x.dtype(), out_shape, &pooled.values)?])
+    Ok(vec![Tensor::from_f64(
+        x.dtype(),
+        out_shape,
+        &pooled.values,
+    )?])
 }
 
 /// Reduces each `(n, c)` plane of `x` `[N, C, spatial...]` to one value.
-fn global(inputs: &[Option<&Tensor>], reduce: impl Fn(&[f64]) -> f64) -> Result<Vec<Tensor>, OpError> {
+fn global(
+    inputs: &[Option<&Tensor>],
+    reduce: impl Fn(&[f64]) -> f64,
+) -> Result<Vec<Tensor>, OpError> {
     let x = req(inputs, 0)?;
     check_dtype(x, false)?;
     if x.rank() < 2 {
-        op_bail!("input must be [N, C, spatial...], got shape {:?}", x.shape());
+        op_bail!(
+            "input must be [N, C, spatial...], got shape {:?}",
+            x.shape()
+        );
     }
     let plane: usize = x.shape()[2..].iter().product();
     let planes = x.shape()[0] * x.shape()[1];
@@ -213,7 +283,9 @@ pub fn global_average_pool(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, Op
 }
 
 pub fn global_max_pool(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
-    global(inputs, |v| v.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+    global(inputs, |v| {
+        v.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+    })
 }
 
 pub fn global_lp_pool(p: f32, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
@@ -221,7 +293,9 @@ pub fn global_lp_pool(p: f32, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>,
         op_bail!("p must be positive, got {p}");
     }
     let p = p as f64;
-    global(inputs, move |v| v.iter().map(|x| x.abs().powf(p)).sum::<f64>().powf(1.0 / p))
+    global(inputs, move |v| {
+        v.iter().map(|x| x.abs().powf(p)).sum::<f64>().powf(1.0 / p)
+    })
 }
 
 #[cfg(test)]
@@ -229,7 +303,12 @@ mod tests {
     use super::*;
     use crate::op::AutoPad;
 
-    fn attrs(kernel: Vec<usize>, strides: Vec<usize>, pads: Vec<usize>, ceil_mode: bool) -> PoolAttrs {
+    fn attrs(
+        kernel: Vec<usize>,
+        strides: Vec<usize>,
+        pads: Vec<usize>,
+        ceil_mode: bool,
+    ) -> PoolAttrs {
         PoolAttrs {
             kernel_shape: kernel,
             strides,
@@ -242,7 +321,11 @@ mod tests {
 
     #[test]
     fn max_pool_reports_flat_argmax() {
-        let x = Tensor::from_f32(vec![1, 2, 2, 2], vec![1.0, 4.0, 3.0, 2.0, 5.0, 6.0, 8.0, 7.0]).unwrap();
+        let x = Tensor::from_f32(
+            vec![1, 2, 2, 2],
+            vec![1.0, 4.0, 3.0, 2.0, 5.0, 6.0, 8.0, 7.0],
+        )
+        .unwrap();
         let y = max_pool(&attrs(vec![2, 2], vec![], vec![], false), 0, &[Some(&x)], 2).unwrap();
         assert_eq!(y[0].as_f32().unwrap(), &[4.0, 8.0]);
         assert_eq!(y[1].as_i64().unwrap(), &[1, 6]);

@@ -4,12 +4,13 @@
 //! shape inference.
 
 use super::convolution::round_f32;
+use super::geometry::check_bounded;
 use crate::error::OpError;
 use crate::interp::linalg::gemm::{GemmElem, MatMut, MatRef, gemm, transpose};
 use crate::interp::{opt, req};
 use crate::op::{AutoPad, ConvTransposeAttrs};
 use crate::op_bail;
-use crate::tensor::{Data, Tensor, strides};
+use crate::tensor::{Data, Tensor, checked_numel, strides};
 
 /// One spatial axis of a transposed convolution: input `i`, tap `t` writes output coordinate
 /// `i * stride + t * dilation - pad_begin` when it falls in `0..output`.
@@ -44,7 +45,11 @@ fn per_axis(name: &str, list: &[usize], n: usize, default: usize) -> Result<Vec<
 /// Without `output_shape` the output is `stride * (in - 1) + output_padding + extent - pads`
 /// (SAME_* pick the pads so that it is `in * stride`). With `output_shape`, SAME_* derive the
 /// pads from it, and explicit pads (default 0) are kept, as in the ONNX reference.
-pub(crate) fn transpose_axes(attrs: &ConvTransposeAttrs, input: &[usize], kernel: &[usize]) -> Result<Vec<TAxis>, OpError> {
+pub(crate) fn transpose_axes(
+    attrs: &ConvTransposeAttrs,
+    input: &[usize],
+    kernel: &[usize],
+) -> Result<Vec<TAxis>, OpError> {
     let a = &attrs.conv;
     let n = kernel.len();
     if let Some(k) = &a.kernel_shape
@@ -62,14 +67,31 @@ pub(crate) fn transpose_axes(attrs: &ConvTransposeAttrs, input: &[usize], kernel
         l if l == n + 2 => &attrs.output_shape[2..],
         l => op_bail!("output_shape has {l} values, expected {n} (one per spatial axis)"),
     };
-    if let Some(i) = strides.iter().chain(&dilations).chain(kernel).position(|&v| v == 0) {
+    if let Some(i) = strides
+        .iter()
+        .chain(&dilations)
+        .chain(kernel)
+        .position(|&v| v == 0)
+    {
         op_bail!("strides, dilations and kernel dims must be positive (value {i} is 0)");
+    }
+    for (name, list) in [
+        ("input dim", input),
+        ("kernel dim", kernel),
+        ("strides", &strides),
+        ("dilations", &dilations),
+        ("pads", &pads),
+        ("output_padding", &output_padding),
+        ("output_shape", output_shape),
+    ] {
+        check_bounded(name, list)?;
     }
     (0..n)
         .map(|i| {
             let (input, kernel, stride, dilation) = (input[i], kernel[i], strides[i], dilations[i]);
             let extent = ((kernel - 1) * dilation + 1) as i64;
-            let natural = (stride * input.saturating_sub(1)) as i64 + output_padding[i] as i64 + extent;
+            let natural =
+                (stride * input.saturating_sub(1)) as i64 + output_padding[i] as i64 + extent;
             let same = matches!(a.auto_pad, AutoPad::SameUpper | AutoPad::SameLower);
             let (pad_begin, output) = if same {
                 let output = output_shape.get(i).copied().unwrap_or(input * stride);
@@ -108,26 +130,44 @@ pub(crate) fn transpose_axes(attrs: &ConvTransposeAttrs, input: &[usize], kernel
 }
 
 /// Checks `x` `[N, C, ...]` against `w` `[C, M/group, k...]`; returns (N, C, M).
-pub(crate) fn transpose_channels(x: &[usize], w: &[usize], group: usize) -> Result<(usize, usize, usize), OpError> {
+pub(crate) fn transpose_channels(
+    x: &[usize],
+    w: &[usize],
+    group: usize,
+) -> Result<(usize, usize, usize), OpError> {
     if x.len() < 3 {
         op_bail!("input must be [N, C, spatial...] with at least one spatial dim, got {x:?}");
     }
     if w.len() != x.len() {
-        op_bail!("weight has rank {} ({w:?}), input has rank {} ({x:?})", w.len(), x.len());
+        op_bail!(
+            "weight has rank {} ({w:?}), input has rank {} ({x:?})",
+            w.len(),
+            x.len()
+        );
     }
     if group == 0 {
         op_bail!("group must be positive");
     }
     if w[0] != x[1] {
-        op_bail!("input has {} channels, weight expects {} (weight is [C, M/group, k...])", x[1], w[0]);
+        op_bail!(
+            "input has {} channels, weight expects {} (weight is [C, M/group, k...])",
+            x[1],
+            w[0]
+        );
     }
-    if x[1] % group != 0 {
-        op_bail!("input has {} channels, not a multiple of group {group}", x[1]);
+    if !x[1].is_multiple_of(group) {
+        op_bail!(
+            "input has {} channels, not a multiple of group {group}",
+            x[1]
+        );
     }
     Ok((x[0], x[1], w[1] * group))
 }
 
-pub fn conv_transpose(attrs: &ConvTransposeAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+pub fn conv_transpose(
+    attrs: &ConvTransposeAttrs,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, OpError> {
     let x = req(inputs, 0)?;
     let w = req(inputs, 1)?;
     if w.dtype() != x.dtype() {
@@ -155,6 +195,7 @@ pub fn conv_transpose(attrs: &ConvTransposeAttrs, inputs: &[Option<&Tensor>]) ->
     };
     let mut out_shape = vec![batch, out_channels];
     out_shape.extend(axes.iter().map(|a| a.output));
+    checked_numel(&out_shape)?;
     let out = match (x.data(), w.data()) {
         (Data::F32(xs), Data::F32(ws)) => {
             let b = bias.map(|b| b.to_f32_vec());
@@ -166,7 +207,13 @@ pub fn conv_transpose(attrs: &ConvTransposeAttrs, inputs: &[Option<&Tensor>]) ->
         }
         (Data::F16(_), Data::F16(_)) | (Data::BF16(_), Data::BF16(_)) => {
             let b = bias.map(|b| b.to_f32_vec());
-            let y = conv_transpose_nd(&x.to_f32_vec(), &w.to_f32_vec(), b.as_deref(), &shape, &axes);
+            let y = conv_transpose_nd(
+                &x.to_f32_vec(),
+                &w.to_f32_vec(),
+                b.as_deref(),
+                &shape,
+                &axes,
+            );
             round_f32(x.dtype(), y)
         }
         _ => op_bail!("dtype {} is not supported", x.dtype()),
@@ -181,7 +228,13 @@ struct Shape {
     group: usize,
 }
 
-fn conv_transpose_nd<T: GemmElem>(x: &[T], w: &[T], bias: Option<&[T]>, s: &Shape, axes: &[TAxis]) -> Vec<T> {
+fn conv_transpose_nd<T: GemmElem>(
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    s: &Shape,
+    axes: &[TAxis],
+) -> Vec<T> {
     let in_plane: usize = axes.iter().map(|a| a.input).product();
     let outputs: Vec<usize> = axes.iter().map(|a| a.output).collect();
     let out_plane: usize = outputs.iter().product();
@@ -224,7 +277,10 @@ fn conv_transpose_nd<T: GemmElem>(x: &[T], w: &[T], bias: Option<&[T]>, s: &Shap
                 rows,
                 in_plane,
                 cg,
-                MatRef { data: w_g, row_stride: cg },
+                MatRef {
+                    data: w_g,
+                    row_stride: cg,
+                },
                 MatRef {
                     data: &x[x_start..x_start + cg * in_plane],
                     row_stride: in_plane,
@@ -270,7 +326,11 @@ mod tests {
     use super::*;
     use crate::op::ConvAttrs;
 
-    fn attrs(strides: Vec<usize>, output_shape: Vec<usize>, auto_pad: AutoPad) -> ConvTransposeAttrs {
+    fn attrs(
+        strides: Vec<usize>,
+        output_shape: Vec<usize>,
+        auto_pad: AutoPad,
+    ) -> ConvTransposeAttrs {
         ConvTransposeAttrs {
             conv: ConvAttrs {
                 kernel_shape: None,
@@ -290,7 +350,11 @@ mod tests {
         // 1-D: x = [1, 2], w = [1, 10, 100], stride 2 -> length 2 * 1 + 3 = 5.
         let x = Tensor::from_f32(vec![1, 1, 2], vec![1.0, 2.0]).unwrap();
         let w = Tensor::from_f32(vec![1, 1, 3], vec![1.0, 10.0, 100.0]).unwrap();
-        let y = conv_transpose(&attrs(vec![2], vec![], AutoPad::NotSet), &[Some(&x), Some(&w)]).unwrap();
+        let y = conv_transpose(
+            &attrs(vec![2], vec![], AutoPad::NotSet),
+            &[Some(&x), Some(&w)],
+        )
+        .unwrap();
         assert_eq!(y[0].as_f32().unwrap(), &[1.0, 10.0, 102.0, 20.0, 200.0]);
     }
 

@@ -48,7 +48,12 @@ pub fn binary(op: BinaryOp, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, O
             // Integers are held sign- or zero-extended, so the low bits of the i128 shift are
             // the shift in the dtype's width; shifting by the width or more (or by a negative
             // amount) clears every bit.
-            bitwise(op, a, b, |x, s| if (0..width).contains(&s) { x << s } else { 0 })?
+            bitwise(
+                op,
+                a,
+                b,
+                |x, s| if (0..width).contains(&s) { x << s } else { 0 },
+            )?
         }
         BinaryOp::BitShiftRight => {
             let width = a.dtype().bits() as i128;
@@ -137,7 +142,9 @@ fn logical(
         );
     };
     let out = broadcast(a.shape(), b.shape())?;
-    let v = zip_broadcast((x, a.shape()), (y, b.shape()), &out, |p: bool, q: bool| f(p, q));
+    let v = zip_broadcast((x, a.shape()), (y, b.shape()), &out, |p: bool, q: bool| {
+        f(p, q)
+    });
     Tensor::from_bool(out, v)
 }
 
@@ -179,7 +186,11 @@ fn float_mod(x: f64, y: f64) -> f64 {
 /// Python's integer `%`: the remainder takes the divisor's sign. `y` is non-zero.
 fn int_mod(x: i128, y: i128) -> i128 {
     let r = x % y;
-    if r != 0 && (r < 0) != (y < 0) { r + y } else { r }
+    if r != 0 && (r < 0) != (y < 0) {
+        r + y
+    } else {
+        r
+    }
 }
 
 /// Pow: the output has the base's dtype; the exponent may be any numeric dtype. Integer
@@ -300,15 +311,24 @@ mod tests {
     fn integer_arithmetic_wraps_like_numpy() {
         let a = ints(DType::U8, &[250, 3]);
         let b = ints(DType::U8, &[10, 5]);
-        assert_eq!(run(BinaryOp::Add, &a, &b).unwrap().to_i128_vec(), vec![4, 8]);
-        assert_eq!(run(BinaryOp::Sub, &b, &a).unwrap().to_i128_vec(), vec![16, 2]);
+        assert_eq!(
+            run(BinaryOp::Add, &a, &b).unwrap().to_i128_vec(),
+            vec![4, 8]
+        );
+        assert_eq!(
+            run(BinaryOp::Sub, &b, &a).unwrap().to_i128_vec(),
+            vec![16, 2]
+        );
     }
 
     #[test]
     fn integer_div_truncates_and_division_by_zero_is_an_error() {
         let a = ints(DType::I32, &[7, -7, 7, -7]);
         let b = ints(DType::I32, &[2, 2, -2, -2]);
-        assert_eq!(run(BinaryOp::Div, &a, &b).unwrap().to_i128_vec(), vec![3, -3, -3, 3]);
+        assert_eq!(
+            run(BinaryOp::Div, &a, &b).unwrap().to_i128_vec(),
+            vec![3, -3, -3, 3]
+        );
         let zero = ints(DType::I32, &[0, 1, 1, 1]);
         let err = run(BinaryOp::Div, &a, &zero).unwrap_err();
         assert!(err.0.contains("by zero"), "{err}");
@@ -324,7 +344,9 @@ mod tests {
         assert_eq!(c.to_i128_vec(), vec![1, -1, 1, -1]);
         let x = f64s(&[-4.0, 4.0, -1.0, 6.0]);
         let y = f64s(&[3.0, -3.0, f64::INFINITY, 3.0]);
-        let got = run(BinaryOp::Mod { fmod: false }, &x, &y).unwrap().to_f64_vec();
+        let got = run(BinaryOp::Mod { fmod: false }, &x, &y)
+            .unwrap()
+            .to_f64_vec();
         assert_eq!(got, vec![2.0, -2.0, f64::INFINITY, 0.0]);
     }
 
@@ -357,7 +379,11 @@ mod tests {
         let s = ints(DType::I8, &[2, 2, 8, -1]);
         let right = run(BinaryOp::BitShiftRight, &a, &s).unwrap();
         assert_eq!(right.to_i128_vec(), vec![-4, 4, 0, -1]);
-        let left = run(BinaryOp::BitShiftLeft, &ints(DType::U8, &[255, 1]), &ints(DType::U8, &[1, 8]));
+        let left = run(
+            BinaryOp::BitShiftLeft,
+            &ints(DType::U8, &[255, 1]),
+            &ints(DType::U8, &[1, 8]),
+        );
         assert_eq!(left.unwrap().to_i128_vec(), vec![254, 0]);
     }
 

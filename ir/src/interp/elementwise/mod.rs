@@ -38,7 +38,11 @@ pub fn where_(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
     let on_true = a.data().gather(&broadcast_indices(a.shape(), &out));
     let on_false = b.data().gather(&broadcast_indices(b.shape(), &out));
     let take: Vec<bool> = mask_at.iter().map(|&i| mask[i]).collect();
-    Ok(vec![Tensor::new(a.dtype(), out, select(&take, on_true, on_false)?)?])
+    Ok(vec![Tensor::new(
+        a.dtype(),
+        out,
+        select(&take, on_true, on_false)?,
+    )?])
 }
 
 /// Element `i` of `on_true` where `take[i]`, else of `on_false`. Both hold `take.len()`
@@ -54,7 +58,9 @@ fn select(take: &[bool], on_true: Data, on_false: Data) -> Result<Data, OpError>
             }
         };
     }
-    Ok(pick!(F32, F64, F16, BF16, I8, U8, I16, U16, I32, U32, I64, U64, Bool))
+    Ok(pick!(
+        F32, F64, F16, BF16, I8, U8, I16, U16, I32, U32, I64, U64, Bool
+    ))
 }
 
 /// `min(max(x, lo), hi)` with optional scalar bounds of x's dtype; NaN propagates as in numpy,
@@ -132,9 +138,11 @@ fn map_float(x: &Tensor, f: impl Fn(f64) -> f64) -> Result<Tensor, OpError> {
             let out = v.iter().map(|&e| f(e as f64) as f32).collect();
             Tensor::new(DType::F32, shape, Data::F32(out))
         }
-        (DType::F64, Data::F64(v)) => {
-            Tensor::new(DType::F64, shape, Data::F64(v.iter().map(|&e| f(e)).collect()))
-        }
+        (DType::F64, Data::F64(v)) => Tensor::new(
+            DType::F64,
+            shape,
+            Data::F64(v.iter().map(|&e| f(e)).collect()),
+        ),
         (dtype, _) => {
             let out: Vec<f64> = x.to_f64_vec().into_iter().map(f).collect();
             Tensor::from_f64(dtype, shape, &out)

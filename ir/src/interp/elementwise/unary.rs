@@ -68,7 +68,13 @@ pub fn unary(op: UnaryOp, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpE
         }
         UnaryOp::Celu { alpha } => {
             let alpha = alpha as f64;
-            float_only(op, x, |v| if v > 0.0 { v } else { alpha * (v / alpha).exp_m1() })?
+            float_only(op, x, |v| {
+                if v > 0.0 {
+                    v
+                } else {
+                    alpha * (v / alpha).exp_m1()
+                }
+            })?
         }
         UnaryOp::HardSigmoid { alpha, beta } => {
             let (alpha, beta) = (alpha as f64, beta as f64);
@@ -152,7 +158,10 @@ fn predicate(op: UnaryOp, x: &Tensor, f: impl Fn(f64) -> bool) -> Result<Tensor,
     if !x.dtype().is_float() {
         op_bail!("{} expects a float input, got {}", op.name(), x.dtype());
     }
-    Tensor::from_bool(x.shape().to_vec(), x.to_f64_vec().into_iter().map(f).collect())
+    Tensor::from_bool(
+        x.shape().to_vec(),
+        x.to_f64_vec().into_iter().map(f).collect(),
+    )
 }
 
 /// -1, 0 or 1; NaN stays NaN.
@@ -212,27 +221,54 @@ mod tests {
     #[test]
     fn integer_abs_neg_and_relu_are_exact_and_wrap() {
         let x = Tensor::from_i128(DType::I8, vec![4], &[-128, -3, 0, 5]).unwrap();
-        assert_eq!(run(UnaryOp::Abs, &x).unwrap().to_i128_vec(), vec![-128, 3, 0, 5]);
-        assert_eq!(run(UnaryOp::Neg, &x).unwrap().to_i128_vec(), vec![-128, 3, 0, -5]);
-        assert_eq!(run(UnaryOp::Relu, &x).unwrap().to_i128_vec(), vec![0, 0, 0, 5]);
-        assert_eq!(run(UnaryOp::Sign, &x).unwrap().to_i128_vec(), vec![-1, -1, 0, 1]);
+        assert_eq!(
+            run(UnaryOp::Abs, &x).unwrap().to_i128_vec(),
+            vec![-128, 3, 0, 5]
+        );
+        assert_eq!(
+            run(UnaryOp::Neg, &x).unwrap().to_i128_vec(),
+            vec![-128, 3, 0, -5]
+        );
+        assert_eq!(
+            run(UnaryOp::Relu, &x).unwrap().to_i128_vec(),
+            vec![0, 0, 0, 5]
+        );
+        assert_eq!(
+            run(UnaryOp::Sign, &x).unwrap().to_i128_vec(),
+            vec![-1, -1, 0, 1]
+        );
         let big = Tensor::from_i64(vec![1], vec![i64::MAX - 1]).unwrap();
-        assert_eq!(run(UnaryOp::Abs, &big).unwrap().as_i64().unwrap(), &[i64::MAX - 1]);
+        assert_eq!(
+            run(UnaryOp::Abs, &big).unwrap().as_i64().unwrap(),
+            &[i64::MAX - 1]
+        );
     }
 
     #[test]
     fn float_only_ops_reject_integers_by_name() {
         let x = Tensor::from_i64(vec![1], vec![1]).unwrap();
         let err = run(UnaryOp::Exp, &x).unwrap_err();
-        assert!(err.0.contains("Exp expects a float input, got i64"), "{err}");
+        assert!(
+            err.0.contains("Exp expects a float input, got i64"),
+            "{err}"
+        );
     }
 
     #[test]
     fn activations_are_stable_at_the_extremes() {
         let x = f32s(&[-1000.0, 1000.0]);
-        assert_eq!(run(UnaryOp::Sigmoid, &x).unwrap().as_f32().unwrap(), &[0.0, 1.0]);
-        assert_eq!(run(UnaryOp::Softplus, &x).unwrap().as_f32().unwrap(), &[0.0, 1000.0]);
-        assert_eq!(run(UnaryOp::Mish, &x).unwrap().as_f32().unwrap(), &[-0.0, 1000.0]);
+        assert_eq!(
+            run(UnaryOp::Sigmoid, &x).unwrap().as_f32().unwrap(),
+            &[0.0, 1.0]
+        );
+        assert_eq!(
+            run(UnaryOp::Softplus, &x).unwrap().as_f32().unwrap(),
+            &[0.0, 1000.0]
+        );
+        assert_eq!(
+            run(UnaryOp::Mish, &x).unwrap().as_f32().unwrap(),
+            &[-0.0, 1000.0]
+        );
     }
 
     #[test]
@@ -258,9 +294,15 @@ mod tests {
     #[test]
     fn bitwise_not_flips_unsigned_and_signed_bits() {
         let x = Tensor::from_i128(DType::U8, vec![2], &[0, 5]).unwrap();
-        assert_eq!(run(UnaryOp::BitwiseNot, &x).unwrap().to_i128_vec(), vec![255, 250]);
+        assert_eq!(
+            run(UnaryOp::BitwiseNot, &x).unwrap().to_i128_vec(),
+            vec![255, 250]
+        );
         let x = Tensor::from_i128(DType::I16, vec![1], &[5]).unwrap();
-        assert_eq!(run(UnaryOp::BitwiseNot, &x).unwrap().to_i128_vec(), vec![-6]);
+        assert_eq!(
+            run(UnaryOp::BitwiseNot, &x).unwrap().to_i128_vec(),
+            vec![-6]
+        );
     }
 
     #[test]
@@ -268,6 +310,9 @@ mod tests {
         let x = Tensor::from_f64(DType::F16, vec![1], &[2.0]).unwrap();
         let out = run(UnaryOp::Sqrt, &x).unwrap();
         assert_eq!(out.dtype(), DType::F16);
-        assert_eq!(out.to_f64_vec()[0], half::f16::from_f64(2f64.sqrt()).to_f64());
+        assert_eq!(
+            out.to_f64_vec()[0],
+            half::f16::from_f64(2f64.sqrt()).to_f64()
+        );
     }
 }

@@ -178,3 +178,58 @@ impl NdIndexing {
         Ok(offset)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn x23() -> Tensor {
+        Tensor::from_f32(vec![2, 3], vec![0., 1., 2., 10., 11., 12.]).unwrap()
+    }
+
+    #[test]
+    fn gather_wraps_negative_indices_and_inserts_the_indices_shape() {
+        let idx = Tensor::from_i64(vec![2, 1], vec![-1, 0]).unwrap();
+        let y = gather(1, &[Some(&x23()), Some(&idx)]).unwrap().remove(0);
+        assert_eq!(y.shape(), &[2, 2, 1]);
+        assert_eq!(y.to_f64_vec(), vec![2., 0., 12., 10.]);
+    }
+
+    #[test]
+    fn out_of_range_indices_name_the_value_and_the_dim() {
+        let idx = Tensor::from_i64(vec![1], vec![3]).unwrap();
+        let err = gather(1, &[Some(&x23()), Some(&idx)]).unwrap_err();
+        assert!(
+            err.0.contains("value 3") && err.0.contains("dim 3"),
+            "{err}"
+        );
+        let err = gather_elements(0, &[Some(&x23()), Some(&idx)]).unwrap_err();
+        assert!(err.0.contains("rank"), "{err}");
+        let nd = Tensor::from_i64(vec![1, 2], vec![0, -4]).unwrap();
+        let err = gather_nd(0, &[Some(&x23()), Some(&nd)]).unwrap_err();
+        assert!(err.0.contains("value -4"), "{err}");
+    }
+
+    #[test]
+    fn gather_elements_reads_along_the_axis() {
+        let idx = Tensor::from_i64(vec![2, 2], vec![2, 0, -1, 1]).unwrap();
+        let y = gather_elements(1, &[Some(&x23()), Some(&idx)])
+            .unwrap()
+            .remove(0);
+        assert_eq!(y.to_f64_vec(), vec![2., 0., 12., 11.]);
+    }
+
+    #[test]
+    fn gather_nd_with_batch_dims_indexes_within_each_batch() {
+        let idx = Tensor::from_i64(vec![2, 1], vec![2, 0]).unwrap();
+        let y = gather_nd(1, &[Some(&x23()), Some(&idx)]).unwrap().remove(0);
+        assert_eq!(y.shape(), &[2]);
+        assert_eq!(y.to_f64_vec(), vec![2., 10.]);
+        let rows = Tensor::from_i64(vec![1, 1], vec![1]).unwrap();
+        let y = gather_nd(0, &[Some(&x23()), Some(&rows)])
+            .unwrap()
+            .remove(0);
+        assert_eq!(y.shape(), &[1, 3]);
+        assert_eq!(y.to_f64_vec(), vec![10., 11., 12.]);
+    }
+}

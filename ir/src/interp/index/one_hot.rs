@@ -52,3 +52,31 @@ pub fn one_hot(axis: i64, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpE
         values.data().gather(&source),
     )?])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_hot_wraps_negative_and_ignores_out_of_range_indices() {
+        let idx = Tensor::from_i64(vec![3], vec![-1, 5, 0]).unwrap();
+        let depth = Tensor::scalar_f32(3.0);
+        let values = Tensor::from_i64(vec![2], vec![-2, 9]).unwrap();
+        let y = one_hot(0, &[Some(&idx), Some(&depth), Some(&values)])
+            .unwrap()
+            .remove(0);
+        assert_eq!(y.shape(), &[3, 3]);
+        assert_eq!(y.as_i64().unwrap(), &[-2, -2, 9, -2, -2, -2, 9, -2, -2]);
+    }
+
+    #[test]
+    fn one_hot_checks_depth_and_values() {
+        let idx = Tensor::from_i64(vec![1], vec![0]).unwrap();
+        let depth = Tensor::scalar_i64(-2);
+        let values = Tensor::from_f32(vec![2], vec![0., 1.]).unwrap();
+        assert!(one_hot(-1, &[Some(&idx), Some(&depth), Some(&values)]).is_err());
+        let depth = Tensor::scalar_i64(2);
+        let three = Tensor::from_f32(vec![3], vec![0., 1., 2.]).unwrap();
+        assert!(one_hot(-1, &[Some(&idx), Some(&depth), Some(&three)]).is_err());
+    }
+}

@@ -113,3 +113,56 @@ fn combine_into<T: Copy>(out: &mut [T], updates: &[T], targets: &[usize], combin
         out[t] = combine(out[t], u);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scatter_nd_add_accumulates_duplicate_indices() {
+        let data = Tensor::from_i64(vec![3], vec![1, 1, 1]).unwrap();
+        let idx = Tensor::from_i64(vec![3, 1], vec![0, 2, 0]).unwrap();
+        let upd = Tensor::from_i64(vec![3], vec![5, 7, 10]).unwrap();
+        let inputs = [Some(&data), Some(&idx), Some(&upd)];
+        let y = scatter_nd(ScatterReduction::Add, &inputs).unwrap();
+        assert_eq!(y[0].as_i64().unwrap(), &[16, 1, 8]);
+        let y = scatter_nd(ScatterReduction::None, &inputs).unwrap();
+        assert_eq!(y[0].as_i64().unwrap(), &[10, 1, 7]);
+    }
+
+    #[test]
+    fn scatter_elements_combines_along_the_axis() {
+        let data = Tensor::from_f32(vec![2, 2], vec![1., 2., 3., 4.]).unwrap();
+        let idx = Tensor::from_i64(vec![2, 1], vec![-1, 0]).unwrap();
+        let upd = Tensor::from_f32(vec![2, 1], vec![10., 0.5]).unwrap();
+        let inputs = [Some(&data), Some(&idx), Some(&upd)];
+        let y = scatter_elements(1, ScatterReduction::Mul, &inputs).unwrap();
+        assert_eq!(y[0].to_f64_vec(), vec![1., 20., 1.5, 4.]);
+        let y = scatter_elements(1, ScatterReduction::Min, &inputs).unwrap();
+        assert_eq!(y[0].to_f64_vec(), vec![1., 2., 0.5, 4.]);
+    }
+
+    #[test]
+    fn bad_indices_and_shapes_are_errors() {
+        let data = Tensor::from_f32(vec![2], vec![1., 2.]).unwrap();
+        let idx = Tensor::from_i64(vec![1, 1], vec![2]).unwrap();
+        let upd = Tensor::from_f32(vec![1], vec![0.]).unwrap();
+        let err = scatter_nd(
+            ScatterReduction::None,
+            &[Some(&data), Some(&idx), Some(&upd)],
+        )
+        .unwrap_err();
+        assert!(
+            err.0.contains("value 2") && err.0.contains("dim 2"),
+            "{err}"
+        );
+        let wide = Tensor::from_f32(vec![2], vec![0., 0.]).unwrap();
+        let idx = Tensor::from_i64(vec![1, 1], vec![0]).unwrap();
+        let err = scatter_nd(
+            ScatterReduction::None,
+            &[Some(&data), Some(&idx), Some(&wide)],
+        )
+        .unwrap_err();
+        assert!(err.0.contains("updates shape"), "{err}");
+    }
+}

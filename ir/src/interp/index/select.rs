@@ -132,3 +132,45 @@ pub fn reverse_sequence(
         x.data().gather(&source),
     )?])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_zero_lists_coordinates_per_axis() {
+        let x = Tensor::from_f32(vec![2, 2], vec![0., f32::NAN, 3., 0.]).unwrap();
+        let y = non_zero(&[Some(&x)]).unwrap().remove(0);
+        assert_eq!(y.shape(), &[2, 2]);
+        assert_eq!(y.as_i64().unwrap(), &[0, 1, 1, 0]);
+    }
+
+    #[test]
+    fn compress_selects_slices_and_rejects_selections_past_the_axis() {
+        let x = Tensor::from_f32(vec![2, 2], vec![1., 2., 3., 4.]).unwrap();
+        let cond = Tensor::from_bool(vec![2], vec![false, true]).unwrap();
+        let y = compress(Some(0), &[Some(&x), Some(&cond)])
+            .unwrap()
+            .remove(0);
+        assert_eq!(y.shape(), &[1, 2]);
+        assert_eq!(y.to_f64_vec(), vec![3., 4.]);
+        let flat = compress(None, &[Some(&x), Some(&cond)]).unwrap().remove(0);
+        assert_eq!(flat.to_f64_vec(), vec![2.]);
+        let long = Tensor::from_bool(vec![3], vec![false, false, true]).unwrap();
+        assert!(compress(Some(1), &[Some(&x), Some(&long)]).is_err());
+    }
+
+    #[test]
+    fn reverse_sequence_reverses_each_prefix() {
+        // time axis 0 (3 steps), batch axis 1 (2 entries)
+        let x = Tensor::from_f32(vec![3, 2], vec![0., 10., 1., 11., 2., 12.]).unwrap();
+        let lens = Tensor::from_i64(vec![2], vec![3, 2]).unwrap();
+        let y = reverse_sequence(1, 0, &[Some(&x), Some(&lens)])
+            .unwrap()
+            .remove(0);
+        assert_eq!(y.to_f64_vec(), vec![2., 11., 1., 10., 0., 12.]);
+        let bad = Tensor::from_i64(vec![2], vec![4, 0]).unwrap();
+        let err = reverse_sequence(1, 0, &[Some(&x), Some(&bad)]).unwrap_err();
+        assert!(err.0.contains("value 4"), "{err}");
+    }
+}

@@ -1,10 +1,13 @@
 //! Einsum: parsing an equation into axis assignments (shared with shape inference) and the
-//! general kernel (diagonals, broadcasting ellipses, sums over labels absent from the output).
+//! general kernel (diagonals, broadcasting ellipses, sums over labels absent from the output);
+//! plain two-operand contractions take the GEMM path in `einsum_matmul`.
 
+use super::einsum_matmul::contract_two;
+use super::matmul::Product;
 use crate::error::OpError;
 use crate::interp::req;
 use crate::shape::broadcast;
-use crate::tensor::Tensor;
+use crate::tensor::{Data, Tensor, checked_numel};
 use crate::{op_bail, op_err};
 
 /// One subscript of a term: a letter, or the `...` standing for a run of broadcast dims.
@@ -50,9 +53,7 @@ fn parse_term(term: &str, what: &str) -> Result<Vec<Subscript>, OpError> {
             out.push(Subscript::Letter(c));
             rest = &rest[1..];
         } else {
-            op_bail!(
-                "{what} '{term}' has '{c}': subscripts are letters a-z, A-Z and '...'"
-            );
+            op_bail!("{what} '{term}' has '{c}': subscripts are letters a-z, A-Z and '...'");
         }
     }
     Ok(out)
@@ -142,7 +143,9 @@ impl Equation {
                 for s in t {
                     match s {
                         Subscript::Letter(c) => ids.push(letter_id(*c)),
-                        Subscript::Ellipsis => ids.extend(n_letters + n_ellipsis - e..n_letters + n_ellipsis),
+                        Subscript::Ellipsis => {
+                            ids.extend(n_letters + n_ellipsis - e..n_letters + n_ellipsis)
+                        }
                     }
                 }
                 ids
@@ -247,7 +250,11 @@ impl Accumulate for i128 {
 
 /// Evaluates the bound equation: each output element sums, over every value of the axes not in
 /// the output, the product of the operand elements those axis values select.
-fn contract<T: Accumulate>(map: &AxisMap, sizes: &[usize], operands: &[(Vec<T>, &[usize])]) -> Vec<T> {
+fn contract<T: Accumulate>(
+    map: &AxisMap,
+    sizes: &[usize],
+    operands: &[(Vec<T>, &[usize])],
+) -> Vec<T> {
     // Per operand, the stride each axis id advances it by: a repeated label adds up its dims'
     // strides (a diagonal); a broadcast size-1 dim and an absent axis advance by 0.
     let axis_strides: Vec<Vec<usize>> = map
@@ -265,7 +272,9 @@ fn contract<T: Accumulate>(map: &AxisMap, sizes: &[usize], operands: &[(Vec<T>, 
             per_axis
         })
         .collect();
-    let summed: Vec<usize> = (0..map.n_axes).filter(|a| !map.output.contains(a)).collect();
+    let summed: Vec<usize> = (0..map.n_axes)
+        .filter(|a| !map.output.contains(a))
+        .collect();
     let out_len: usize = map.output.iter().map(|&a| sizes[a]).product();
     let sum_len: usize = summed.iter().map(|&a| sizes[a]).product();
     let mut out = Vec::with_capacity(out_len);
@@ -290,7 +299,13 @@ fn contract<T: Accumulate>(map: &AxisMap, sizes: &[usize], operands: &[(Vec<T>, 
 }
 
 /// Steps a row-major counter over `axes` by one, keeping each operand's offset in step.
-fn advance(counter: &mut [usize], axes: &[usize], sizes: &[usize], strides: &[Vec<usize>], offsets: &mut [usize]) {
+fn advance(
+    counter: &mut [usize],
+    axes: &[usize],
+    sizes: &[usize],
+    strides: &[Vec<usize>],
+    offsets: &mut [usize],
+) {
     for pos in (0..axes.len()).rev() {
         let axis = axes[pos];
         counter[pos] += 1;
@@ -304,6 +319,23 @@ fn advance(counter: &mut [usize], axes: &[usize], sizes: &[usize], strides: &[Ve
             *off -= st[axis] * counter[pos];
         }
         counter[pos] = 0;
+    }
+}
+
+/// The fast path for two float operands (see `einsum_matmul`), when it applies.
+fn two_operand_product(map: &AxisMap, sizes: &[usize], x: &Tensor, y: &Tensor) -> Option<Product> {
+    match (x.data(), y.data()) {
+        (Data::F32(a), Data::F32(b)) => {
+            contract_two(map, sizes, (a, x.shape()), (b, y.shape())).map(Product::F32)
+        }
+        (Data::F64(a), Data::F64(b)) => {
+            contract_two(map, sizes, (a, x.shape()), (b, y.shape())).map(Product::F64)
+        }
+        (Data::F16(_), Data::F16(_)) | (Data::BF16(_), Data::BF16(_)) => {
+            let (a, b) = (x.to_f32_vec(), y.to_f32_vec());
+            contract_two(map, sizes, (&a, x.shape()), (&b, y.shape())).map(Product::F32)
+        }
+        _ => None,
     }
 }
 
@@ -328,11 +360,25 @@ pub fn einsum(equation: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>,
     let shapes: Vec<&[usize]> = tensors.iter().map(|t| t.shape()).collect();
     let sizes = map.axis_sizes(&shapes)?;
     let out_shape: Vec<usize> = map.output.iter().map(|&a| sizes[a]).collect();
+    // The general kernel visits every combination of axis values.
+    checked_numel(&sizes)
+        .map_err(|_| op_err!("the equation spans too many terms: axis sizes {sizes:?}"))?;
+    if let [x, y] = tensors.as_slice()
+        && let Some(out) = two_operand_product(&map, &sizes, x, y)
+    {
+        return Ok(vec![out.into_tensor(dtype, out_shape)?]);
+    }
     let out = if dtype.is_float() {
-        let ops: Vec<(Vec<f64>, &[usize])> = tensors.iter().map(|t| (t.to_f64_vec(), t.shape())).collect();
+        let ops: Vec<(Vec<f64>, &[usize])> = tensors
+            .iter()
+            .map(|t| (t.to_f64_vec(), t.shape()))
+            .collect();
         Tensor::from_f64(dtype, out_shape, &contract(&map, &sizes, &ops))?
     } else if dtype.is_int() {
-        let ops: Vec<(Vec<i128>, &[usize])> = tensors.iter().map(|t| (t.to_i128_vec(), t.shape())).collect();
+        let ops: Vec<(Vec<i128>, &[usize])> = tensors
+            .iter()
+            .map(|t| (t.to_i128_vec(), t.shape()))
+            .collect();
         Tensor::from_i128(dtype, out_shape, &contract(&map, &sizes, &ops))?
     } else {
         op_bail!("dtype {dtype} is not supported");
@@ -366,6 +412,34 @@ mod tests {
         let y = run("...ij,...jk->...ik", &[&b, &a]);
         assert_eq!(y.shape(), &[1, 2, 2]);
         assert_eq!(y.as_f32().unwrap(), &[1.0, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn two_operand_fast_path_matches_the_general_kernel() {
+        let a = Tensor::from_f32(
+            vec![2, 3, 4],
+            (0..24).map(|x| (x % 5) as f32 - 2.0).collect(),
+        )
+        .unwrap();
+        let b = Tensor::from_f32(
+            vec![4, 2, 5],
+            (0..40).map(|x| (x % 7) as f32 - 3.0).collect(),
+        )
+        .unwrap();
+        for eq in [
+            "bij,jbk->bik",
+            "bij,jbk->kbi",
+            "bij,jbk->ik",
+            "bij,jbk->bjik",
+        ] {
+            let fast = run(eq, &[&a, &b]);
+            let map = Equation::parse(eq).unwrap().bind(&[3, 3]).unwrap();
+            let sizes = map.axis_sizes(&[a.shape(), b.shape()]).unwrap();
+            let ops = [(a.to_f64_vec(), a.shape()), (b.to_f64_vec(), b.shape())];
+            let general = contract(&map, &sizes, &ops);
+            let general: Vec<f32> = general.iter().map(|&x| x as f32).collect();
+            assert_eq!(fast.as_f32().unwrap(), general.as_slice(), "{eq}");
+        }
     }
 
     #[test]

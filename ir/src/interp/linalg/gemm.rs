@@ -66,6 +66,8 @@ const KC: usize = 256;
 const MC: usize = 128;
 /// Columns of B packed at once.
 const NC: usize = 2048;
+/// Products with fewer rows than this skip packing (see `gemm`).
+const AXPY_ROWS: usize = 3;
 
 /// A row-major matrix view: element `(r, c)` is `data[r * row_stride + c]`.
 #[derive(Clone, Copy)]
@@ -92,6 +94,20 @@ pub fn gemm<T: GemmElem>(m: usize, n: usize, k: usize, a: MatRef<T>, b: MatRef<T
         data: c,
         row_stride: ldc,
     } = c;
+    if m < AXPY_ROWS {
+        // Too few rows to fill a register tile: stream B once per row instead of packing it.
+        for i in 0..m {
+            let c_row = &mut c[i * ldc..i * ldc + n];
+            let a_row = &a.data[i * a.row_stride..i * a.row_stride + k];
+            for (p, &av) in a_row.iter().enumerate() {
+                let b_row = &b.data[p * b.row_stride..p * b.row_stride + n];
+                for (dst, &bv) in c_row.iter_mut().zip(b_row) {
+                    *dst = T::mul_add(*dst, av, bv);
+                }
+            }
+        }
+        return;
+    }
     let mut packed_b = Vec::new();
     let mut packed_a = Vec::new();
     for j0 in (0..n).step_by(NC) {
@@ -120,6 +136,47 @@ pub fn gemm<T: GemmElem>(m: usize, n: usize, k: usize, a: MatRef<T>, b: MatRef<T
             }
         }
     }
+}
+
+/// `c[m x n] += a[m x k] * b^T`, where `b` is stored `n x k`: each element is a dot product
+/// of two contiguous rows. Meant for few rows of `a`, where transposing `b` would cost more
+/// than the product.
+pub fn gemm_nt<T: GemmElem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: MatRef<T>,
+    b: MatRef<T>,
+    c: MatMut<T>,
+) {
+    for i in 0..m {
+        let a_row = &a.data[i * a.row_stride..i * a.row_stride + k];
+        let c_row = &mut c.data[i * c.row_stride..i * c.row_stride + n];
+        for (j, dst) in c_row.iter_mut().enumerate() {
+            let b_row = &b.data[j * b.row_stride..j * b.row_stride + k];
+            *dst = T::add(*dst, dot(a_row, b_row));
+        }
+    }
+}
+
+/// Lanes of the dot-product accumulator: independent partial sums LLVM keeps in vectors.
+const DOT_LANES: usize = 16;
+
+/// The dot product of two equal-length slices, summed in `DOT_LANES` interleaved partial sums.
+fn dot<T: GemmElem>(a: &[T], b: &[T]) -> T {
+    let mut lanes = [T::default(); DOT_LANES];
+    let (a_chunks, b_chunks) = (a.chunks_exact(DOT_LANES), b.chunks_exact(DOT_LANES));
+    let (a_tail, b_tail) = (a_chunks.remainder(), b_chunks.remainder());
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for l in 0..DOT_LANES {
+            lanes[l] = T::mul_add(lanes[l], x[l], y[l]);
+        }
+    }
+    let mut sum = T::default();
+    for (&x, &y) in a_tail.iter().zip(b_tail) {
+        sum = T::mul_add(sum, x, y);
+    }
+    lanes.into_iter().fold(sum, T::add)
 }
 
 /// The `MR x NR` product of one packed A panel (`kc` groups of `MR`) and one packed B panel
@@ -196,7 +253,13 @@ mod tests {
 
     #[test]
     fn matches_naive_product_on_ragged_sizes() {
-        for &(m, n, k) in &[(1, 1, 1), (5, 9, 3), (13, 17, 300), (130, 20, 7), (3, 2100, 5)] {
+        for &(m, n, k) in &[
+            (1, 1, 1),
+            (5, 9, 3),
+            (13, 17, 300),
+            (130, 20, 7),
+            (3, 2100, 5),
+        ] {
             let a: Vec<f64> = (0..m * k).map(|x| ((x * 7) % 11) as f64 - 5.0).collect();
             let b: Vec<f64> = (0..k * n).map(|x| ((x * 5) % 13) as f64 - 6.0).collect();
             let mut c = vec![1.0; m * n];
@@ -204,13 +267,49 @@ mod tests {
                 m,
                 n,
                 k,
-                MatRef { data: &a, row_stride: k },
-                MatRef { data: &b, row_stride: n },
-                MatMut { data: &mut c, row_stride: n },
+                MatRef {
+                    data: &a,
+                    row_stride: k,
+                },
+                MatRef {
+                    data: &b,
+                    row_stride: n,
+                },
+                MatMut {
+                    data: &mut c,
+                    row_stride: n,
+                },
             );
             let want: Vec<f64> = naive(m, n, k, &a, &b).iter().map(|x| x + 1.0).collect();
             assert_eq!(c, want, "m={m} n={n} k={k}");
         }
+    }
+
+    #[test]
+    fn transposed_b_matches_the_packed_path() {
+        let (m, n, k) = (3, 5, 37);
+        let a: Vec<f64> = (0..m * k).map(|x| ((x * 7) % 11) as f64 - 5.0).collect();
+        let b_t: Vec<f64> = (0..n * k).map(|x| ((x * 5) % 13) as f64 - 6.0).collect();
+        let b = transpose(&b_t, n, k);
+        let mut c = vec![0.0; m * n];
+        gemm_nt(
+            m,
+            n,
+            k,
+            MatRef {
+                data: &a,
+                row_stride: k,
+            },
+            MatRef {
+                data: &b_t,
+                row_stride: k,
+            },
+            MatMut {
+                data: &mut c,
+                row_stride: n,
+            },
+        );
+        assert_eq!(c, naive(m, n, k, &a, &b));
     }
 
     #[test]
@@ -223,9 +322,18 @@ mod tests {
             2,
             2,
             2,
-            MatRef { data: &a, row_stride: 3 },
-            MatRef { data: &b, row_stride: 2 },
-            MatMut { data: &mut c[2..], row_stride: 4 },
+            MatRef {
+                data: &a,
+                row_stride: 3,
+            },
+            MatRef {
+                data: &b,
+                row_stride: 2,
+            },
+            MatMut {
+                data: &mut c[2..],
+                row_stride: 4,
+            },
         );
         assert_eq!(c, [0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 3.0, 4.0]);
     }
@@ -239,9 +347,18 @@ mod tests {
             1,
             1,
             2,
-            MatRef { data: &a, row_stride: 2 },
-            MatRef { data: &b, row_stride: 1 },
-            MatMut { data: &mut c, row_stride: 1 },
+            MatRef {
+                data: &a,
+                row_stride: 2,
+            },
+            MatRef {
+                data: &b,
+                row_stride: 1,
+            },
+            MatMut {
+                data: &mut c,
+                row_stride: 1,
+            },
         );
         assert_eq!(c, [-2]);
     }

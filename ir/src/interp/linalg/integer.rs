@@ -27,14 +27,24 @@ fn param_shape(param: &Tensor, side: Side, operand: &[usize]) -> Vec<usize> {
     if param.len() == 1 {
         return vec![];
     }
-    if side == Side::A && shape.len() == 1 && operand.len() >= 2 && shape[0] == operand[operand.len() - 2] {
+    if side == Side::A
+        && shape.len() == 1
+        && operand.len() >= 2
+        && shape[0] == operand[operand.len() - 2]
+    {
         return vec![shape[0], 1];
     }
     shape.to_vec()
 }
 
 /// For each element of a tensor of shape `target`, the element of `param` that applies to it.
-fn param_indices(param: &Tensor, side: Side, operand: &[usize], target: &[usize], name: &str) -> Result<Vec<usize>, OpError> {
+fn param_indices(
+    param: &Tensor,
+    side: Side,
+    operand: &[usize],
+    target: &[usize],
+    name: &str,
+) -> Result<Vec<usize>, OpError> {
     let shape = param_shape(param, side, operand);
     let fits = shape.len() <= target.len()
         && shape
@@ -60,7 +70,12 @@ fn check_8bit(name: &str, t: &Tensor) -> Result<(), OpError> {
 }
 
 /// `x - zero_point` as i32, elementwise.
-fn shifted(x: &Tensor, zero_point: Option<&Tensor>, side: Side, name: &str) -> Result<Vec<i32>, OpError> {
+fn shifted(
+    x: &Tensor,
+    zero_point: Option<&Tensor>,
+    side: Side,
+    name: &str,
+) -> Result<Vec<i32>, OpError> {
     let values: Vec<i32> = x.to_i128_vec().iter().map(|&v| v as i32).collect();
     let Some(zp) = zero_point else {
         return Ok(values);
@@ -82,7 +97,11 @@ pub fn matmul_integer(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError
     let a32 = shifted(a, opt(inputs, 2), Side::A, "a_zero_point")?;
     let b32 = shifted(b, opt(inputs, 3), Side::B, "b_zero_point")?;
     let product: Vec<i128> = plan.run(&a32, &b32).iter().map(|&x| x as i128).collect();
-    Ok(vec![Tensor::from_i128(DType::I32, plan.out_shape, &product)?])
+    Ok(vec![Tensor::from_i128(
+        DType::I32,
+        plan.out_shape,
+        &product,
+    )?])
 }
 
 /// `x` rounded to a float dtype's precision, as arithmetic in that dtype would leave it.
@@ -109,7 +128,11 @@ pub fn qlinear_matmul(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError
     let out_dtype = y_zp.map_or(a.dtype(), |z| z.dtype());
     check_8bit("y_zero_point", &Tensor::zeros(out_dtype, vec![]))?;
     let scale_dtype = a_scale.dtype();
-    for (name, s) in [("a_scale", a_scale), ("b_scale", b_scale), ("y_scale", y_scale)] {
+    for (name, s) in [
+        ("a_scale", a_scale),
+        ("b_scale", b_scale),
+        ("y_scale", y_scale),
+    ] {
         if !s.dtype().is_float() {
             op_bail!("{name} must be a float tensor, got {}", s.dtype());
         }
@@ -130,13 +153,21 @@ pub fn qlinear_matmul(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError
     let b_idx = param_indices(b_scale, Side::B, b.shape(), out_shape, "b_scale")?;
     let y_idx = param_indices(y_scale, Side::A, out_shape, out_shape, "y_scale")?;
     let (y_z, y_zi) = match y_zp {
-        Some(z) => (z.to_f64_vec(), param_indices(z, Side::A, out_shape, out_shape, "y_zero_point")?),
+        Some(z) => (
+            z.to_f64_vec(),
+            param_indices(z, Side::A, out_shape, out_shape, "y_zero_point")?,
+        ),
         None => (vec![0.0], vec![0; acc.len()]),
     };
-    let (lo, hi) = out_dtype.int_range().map_or((0.0, 0.0), |(l, h)| (l as f64, h as f64));
+    let (lo, hi) = out_dtype
+        .int_range()
+        .map_or((0.0, 0.0), |(l, h)| (l as f64, h as f64));
     let out: Vec<i128> = (0..acc.len())
         .map(|e| {
-            let multiplier = round_to(scale_dtype, round_to(scale_dtype, a_s[a_idx[e]] * b_s[b_idx[e]]) / y_s[y_idx[e]]);
+            let multiplier = round_to(
+                scale_dtype,
+                round_to(scale_dtype, a_s[a_idx[e]] * b_s[b_idx[e]]) / y_s[y_idx[e]],
+            );
             let v = (acc[e] as f64 * multiplier + y_z[y_zi[e]]).round_ties_even();
             v.clamp(lo, hi) as i128
         })

@@ -1,14 +1,14 @@
 //! MatMul (numpy semantics: 1-D promotion, batch broadcasting) and Gemm, on every numeric
 //! dtype: f32 and f64 natively, f16/bf16 through f32, integers through wrapping i64.
 
-use super::gemm::{GemmElem, MatMut, MatRef, gemm, transpose};
+use super::gemm::{GemmElem, MatMut, MatRef, gemm, gemm_nt, transpose};
 use crate::dtype::DType;
 use crate::error::OpError;
 use crate::interp::util::broadcast_indices;
 use crate::interp::{opt, req};
 use crate::op::GemmAttrs;
 use crate::shape::{broadcast, display_shape, static_shape};
-use crate::tensor::{Data, Tensor};
+use crate::tensor::{Data, Tensor, checked_numel};
 use crate::{op_bail, op_err};
 use half::{bf16, f16};
 use std::borrow::Cow;
@@ -33,12 +33,24 @@ pub(crate) struct MatmulPlan {
 impl MatmulPlan {
     pub fn new(a: &[usize], b: &[usize]) -> Result<MatmulPlan, OpError> {
         if a.is_empty() || b.is_empty() {
-            op_bail!("inputs must have rank 1 or more, got shapes {} and {}", fmt(a), fmt(b));
+            op_bail!(
+                "inputs must have rank 1 or more, got shapes {} and {}",
+                fmt(a),
+                fmt(b)
+            );
         }
         // 1-D operands are promoted to a row (a) or column (b) matrix, and the added dim is
         // dropped from the output.
-        let a2: Vec<usize> = if a.len() == 1 { vec![1, a[0]] } else { a.to_vec() };
-        let b2: Vec<usize> = if b.len() == 1 { vec![b[0], 1] } else { b.to_vec() };
+        let a2: Vec<usize> = if a.len() == 1 {
+            vec![1, a[0]]
+        } else {
+            a.to_vec()
+        };
+        let b2: Vec<usize> = if b.len() == 1 {
+            vec![b[0], 1]
+        } else {
+            b.to_vec()
+        };
         let (m, k) = (a2[a2.len() - 2], a2[a2.len() - 1]);
         let (kb, n) = (b2[b2.len() - 2], b2[b2.len() - 1]);
         if k != kb {
@@ -46,8 +58,13 @@ impl MatmulPlan {
         }
         let a_batch = &a2[..a2.len() - 2];
         let b_batch = &b2[..b2.len() - 2];
-        let batch = broadcast(a_batch, b_batch)
-            .map_err(|_| op_err!("batch dims do not broadcast: a is {}, b is {}", fmt(a), fmt(b)))?;
+        let batch = broadcast(a_batch, b_batch).map_err(|_| {
+            op_err!(
+                "batch dims do not broadcast: a is {}, b is {}",
+                fmt(a),
+                fmt(b)
+            )
+        })?;
         let mut out_shape = batch.clone();
         if a.len() > 1 {
             out_shape.push(m);
@@ -55,6 +72,7 @@ impl MatmulPlan {
         if b.len() > 1 {
             out_shape.push(n);
         }
+        checked_numel(&out_shape)?;
         Ok(MatmulPlan {
             m,
             k,
@@ -70,6 +88,30 @@ impl MatmulPlan {
         let (m, k, n) = (self.m, self.k, self.n);
         let mut out = vec![T::default(); self.a_batches.len() * m * n];
         if m * n == 0 {
+            return out;
+        }
+        // One shared `b` under distinct, in-order `a` batches: the batches stack into one tall
+        // product, which fills the GEMM's tiles better than many short ones.
+        let a_in_order = self.a_batches.iter().enumerate().all(|(i, &ia)| i == ia);
+        if a_in_order && self.b_batches.iter().all(|&ib| ib == 0) {
+            let rows = self.a_batches.len() * m;
+            gemm(
+                rows,
+                n,
+                k,
+                MatRef {
+                    data: &a[..rows * k],
+                    row_stride: k,
+                },
+                MatRef {
+                    data: &b[..k * n],
+                    row_stride: n,
+                },
+                MatMut {
+                    data: &mut out,
+                    row_stride: n,
+                },
+            );
             return out;
         }
         for (out_mat, (&ia, &ib)) in out
@@ -115,7 +157,11 @@ pub(crate) enum Product {
 impl<'a> Operands<'a> {
     pub fn of(a: &'a Tensor, b: &'a Tensor) -> Result<Operands<'a>, OpError> {
         if a.dtype() != b.dtype() {
-            op_bail!("operands have different dtypes: {} and {}", a.dtype(), b.dtype());
+            op_bail!(
+                "operands have different dtypes: {} and {}",
+                a.dtype(),
+                b.dtype()
+            );
         }
         Ok(match (a.data(), b.data()) {
             (Data::F32(x), Data::F32(y)) => Operands::F32(Cow::Borrowed(x), Cow::Borrowed(y)),
@@ -197,16 +243,19 @@ pub fn gemm_op(attrs: &GemmAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tens
         Some(c) if attrs.beta != 0.0 => Some(broadcast_c(c, m, n)?),
         Some(_) | None => None,
     };
-    let plan = MatmulPlan::new(&[m, k], &[k, n])?;
     let shape = vec![m, n];
-    let (ar, ac) = (a.shape()[0], a.shape()[1]);
-    let (br, bc) = (b.shape()[0], b.shape()[1]);
+    checked_numel(&shape)?;
+    let dims = GemmDims {
+        m,
+        k,
+        n,
+        a_shape: (a.shape()[0], a.shape()[1]),
+        b_shape: (b.shape()[0], b.shape()[1]),
+    };
     let (alpha, beta) = (attrs.alpha, attrs.beta);
     let out = match Operands::of(a, b)? {
         Operands::F32(x, y) => {
-            let x = orient(&x, ar, ac, attrs.trans_a);
-            let y = orient(&y, br, bc, attrs.trans_b);
-            let mut prod = plan.run(&x, &y);
+            let mut prod = gemm_product(&x, &y, &dims, attrs);
             let c = c.map(|c| c.to_f32_vec());
             for (i, p) in prod.iter_mut().enumerate() {
                 *p *= alpha;
@@ -217,9 +266,7 @@ pub fn gemm_op(attrs: &GemmAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tens
             Product::F32(prod).into_tensor(a.dtype(), shape)?
         }
         Operands::F64(x, y) => {
-            let x = orient(&x, ar, ac, attrs.trans_a);
-            let y = orient(&y, br, bc, attrs.trans_b);
-            let mut prod = plan.run(&x, &y);
+            let mut prod = gemm_product(&x, &y, &dims, attrs);
             let c = c.map(|c| c.to_f64_vec());
             for (i, p) in prod.iter_mut().enumerate() {
                 *p *= alpha as f64;
@@ -230,9 +277,7 @@ pub fn gemm_op(attrs: &GemmAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tens
             Product::F64(prod).into_tensor(a.dtype(), shape)?
         }
         Operands::I64(x, y) => {
-            let x = orient(&x, ar, ac, attrs.trans_a);
-            let y = orient(&y, br, bc, attrs.trans_b);
-            let prod = plan.run(&x, &y);
+            let prod = gemm_product(&x, &y, &dims, attrs);
             let c = c.map(|c| c.to_f64_vec());
             let vals: Vec<f64> = prod
                 .iter()
@@ -248,6 +293,66 @@ pub fn gemm_op(attrs: &GemmAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tens
     Ok(vec![out])
 }
 
+/// The sizes of a Gemm: `op(A)` is `m x k`, `op(B)` is `k x n`; the stored shapes before the
+/// transposes.
+struct GemmDims {
+    m: usize,
+    k: usize,
+    n: usize,
+    a_shape: (usize, usize),
+    b_shape: (usize, usize),
+}
+
+/// Below this many rows of `op(A)`, a transposed B is read row by row (dot products) rather
+/// than transposed first: a fully connected layer on one image would otherwise spend its time
+/// transposing the weight.
+const DOT_ROWS: usize = 16;
+
+/// `op(A) * op(B)` as an `m x n` row-major buffer.
+fn gemm_product<T: GemmElem>(x: &[T], y: &[T], d: &GemmDims, attrs: &GemmAttrs) -> Vec<T> {
+    let a = orient(x, d.a_shape.0, d.a_shape.1, attrs.trans_a);
+    let mut out = vec![T::default(); d.m * d.n];
+    if attrs.trans_b && d.m < DOT_ROWS {
+        gemm_nt(
+            d.m,
+            d.n,
+            d.k,
+            MatRef {
+                data: &a,
+                row_stride: d.k,
+            },
+            MatRef {
+                data: y,
+                row_stride: d.k,
+            },
+            MatMut {
+                data: &mut out,
+                row_stride: d.n,
+            },
+        );
+        return out;
+    }
+    let b = orient(y, d.b_shape.0, d.b_shape.1, attrs.trans_b);
+    gemm(
+        d.m,
+        d.n,
+        d.k,
+        MatRef {
+            data: &a,
+            row_stride: d.k,
+        },
+        MatRef {
+            data: &b,
+            row_stride: d.n,
+        },
+        MatMut {
+            data: &mut out,
+            row_stride: d.n,
+        },
+    );
+    out
+}
+
 /// A Gemm operand in row-major order, transposing it when the attribute asks.
 fn orient<T: Copy>(v: &[T], rows: usize, cols: usize, transposed: bool) -> Cow<'_, [T]> {
     if transposed {
@@ -261,8 +366,7 @@ fn orient<T: Copy>(v: &[T], rows: usize, cols: usize, transposed: bool) -> Cow<'
 fn broadcast_c(c: &Tensor, m: usize, n: usize) -> Result<Tensor, OpError> {
     let target = [m, n];
     let ok = c.rank() <= 2
-        && c
-            .shape()
+        && c.shape()
             .iter()
             .rev()
             .zip(target.iter().rev())

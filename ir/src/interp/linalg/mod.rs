@@ -1,6 +1,7 @@
 //! MatMul, Gemm, Einsum and the integer matmuls, all built on the one blocked GEMM in `gemm`.
 
 pub(crate) mod einsum;
+mod einsum_matmul;
 pub(crate) mod gemm;
 mod integer;
 pub(crate) mod matmul;

@@ -5,6 +5,7 @@
 //! The computation follows the ONNX reference step by step and rounds to the input dtype
 //! wherever it does, so f16/bf16 results match it; matmuls accumulate in f32 (f64 for f64).
 
+use super::softmax::softmax_row;
 use super::{Float, expect_float, expect_same_dtype, nan_max, rounder};
 use crate::dtype::DType;
 use crate::error::OpError;
@@ -52,7 +53,9 @@ impl Dims {
         let (qs, ks, vs) = (q.shape(), k.shape(), v.shape());
         let d = match (qs, ks, vs) {
             ([b, hq, sq, dq], [bk, hk, sk, dk], [bv, hv, sv, dv]) => {
-                if a.q_num_heads.is_some_and(|h| h != *hq) || a.kv_num_heads.is_some_and(|h| h != *hk) {
+                if a.q_num_heads.is_some_and(|h| h != *hq)
+                    || a.kv_num_heads.is_some_and(|h| h != *hk)
+                {
                     op_bail!(
                         "q_num_heads/kv_num_heads ({:?}/{:?}) contradict the 4-D shapes Q {qs:?}, K {ks:?}",
                         a.q_num_heads,
@@ -60,45 +63,88 @@ impl Dims {
                     );
                 }
                 if [bk, bv] != [b, b] || hv != hk || sv != sk || dk != dq {
-                    op_bail!("Q {qs:?}, K {ks:?} and V {vs:?} do not fit together (batch, heads, seq, head size)");
+                    op_bail!(
+                        "Q {qs:?}, K {ks:?} and V {vs:?} do not fit together (batch, heads, seq, head size)"
+                    );
                 }
-                Dims { batch: *b, q_heads: *hq, kv_heads: *hk, q_seq: *sq, kv_seq: *sk, past_seq: 0, head_size: *dq, v_head_size: *dv, three_d: false }
+                Dims {
+                    batch: *b,
+                    q_heads: *hq,
+                    kv_heads: *hk,
+                    q_seq: *sq,
+                    kv_seq: *sk,
+                    past_seq: 0,
+                    head_size: *dq,
+                    v_head_size: *dv,
+                    three_d: false,
+                }
             }
             ([b, sq, q_hidden], [bk, sk, k_hidden], [bv, sv, v_hidden]) => {
                 let (Some(hq), Some(hk)) = (a.q_num_heads, a.kv_num_heads) else {
                     op_bail!("q_num_heads and kv_num_heads are required for 3-D inputs");
                 };
-                if hq == 0 || hk == 0 || q_hidden % hq != 0 || k_hidden % hk != 0 || v_hidden % hk != 0 {
+                if hq == 0
+                    || hk == 0
+                    || q_hidden % hq != 0
+                    || k_hidden % hk != 0
+                    || v_hidden % hk != 0
+                {
                     op_bail!(
                         "hidden sizes Q {q_hidden}, K {k_hidden}, V {v_hidden} are not multiples of q_num_heads {hq} / kv_num_heads {hk}"
                     );
                 }
                 if [bk, bv] != [b, b] || sv != sk || q_hidden / hq != k_hidden / hk {
-                    op_bail!("Q {qs:?}, K {ks:?} and V {vs:?} do not fit together (batch, seq, head size)");
+                    op_bail!(
+                        "Q {qs:?}, K {ks:?} and V {vs:?} do not fit together (batch, seq, head size)"
+                    );
                 }
-                Dims { batch: *b, q_heads: hq, kv_heads: hk, q_seq: *sq, kv_seq: *sk, past_seq: 0, head_size: q_hidden / hq, v_head_size: v_hidden / hk, three_d: true }
+                Dims {
+                    batch: *b,
+                    q_heads: hq,
+                    kv_heads: hk,
+                    q_seq: *sq,
+                    kv_seq: *sk,
+                    past_seq: 0,
+                    head_size: q_hidden / hq,
+                    v_head_size: v_hidden / hk,
+                    three_d: true,
+                }
             }
             _ => op_bail!("Q, K and V must all be 3-D or all 4-D, got {qs:?}, {ks:?}, {vs:?}"),
         };
         if d.kv_heads == 0 || d.q_heads % d.kv_heads != 0 {
-            op_bail!("q heads {} are not a multiple of kv heads {}", d.q_heads, d.kv_heads);
+            op_bail!(
+                "q heads {} are not a multiple of kv heads {}",
+                d.q_heads,
+                d.kv_heads
+            );
         }
         Ok(d)
     }
 }
 
-fn run<F: Float>(a: &AttentionAttrs, inputs: &[Option<&Tensor>], n_outputs: usize) -> Result<Vec<Tensor>, OpError> {
+fn run<F: Float>(
+    a: &AttentionAttrs,
+    inputs: &[Option<&Tensor>],
+    n_outputs: usize,
+) -> Result<Vec<Tensor>, OpError> {
     let (q, k, v) = (req(inputs, 0)?, req(inputs, 1)?, req(inputs, 2)?);
     expect_same_dtype(k, q, "K")?;
     expect_same_dtype(v, q, "V")?;
     if !(0..=3).contains(&a.qk_matmul_output_mode) {
-        op_bail!("qk_matmul_output_mode must be 0..=3, got {}", a.qk_matmul_output_mode);
+        op_bail!(
+            "qk_matmul_output_mode must be 0..=3, got {}",
+            a.qk_matmul_output_mode
+        );
     }
     let mut d = Dims::of(a, q, k, v)?;
     let (past_key, past_value) = (opt(inputs, 4), opt(inputs, 5));
     let nonpad = opt(inputs, 6);
     let (key, value) = match (past_key, past_value) {
-        (None, None) => (to_heads::<F>(k, &d, d.head_size), to_heads::<F>(v, &d, d.v_head_size)),
+        (None, None) => (
+            to_heads::<F>(k, &d, d.head_size),
+            to_heads::<F>(v, &d, d.v_head_size),
+        ),
         (Some(pk), Some(pv)) => {
             if nonpad.is_some() {
                 op_bail!("nonpad_kv_seqlen cannot be combined with past_key/past_value");
@@ -115,8 +161,20 @@ fn run<F: Float>(a: &AttentionAttrs, inputs: &[Option<&Tensor>], n_outputs: usiz
                     pv.shape()
                 );
             }
-            let key = concat_seq(&F::values(pk), &to_heads::<F>(k, &d, d.head_size), &d, past_seq, d.head_size);
-            let value = concat_seq(&F::values(pv), &to_heads::<F>(v, &d, d.v_head_size), &d, past_seq, d.v_head_size);
+            let key = concat_seq(
+                &F::values(pk),
+                &to_heads::<F>(k, &d, d.head_size),
+                &d,
+                past_seq,
+                d.head_size,
+            );
+            let value = concat_seq(
+                &F::values(pv),
+                &to_heads::<F>(v, &d, d.v_head_size),
+                &d,
+                past_seq,
+                d.v_head_size,
+            );
             d.past_seq = past_seq;
             (key, value)
         }
@@ -126,7 +184,11 @@ fn run<F: Float>(a: &AttentionAttrs, inputs: &[Option<&Tensor>], n_outputs: usiz
     let nonpad = match nonpad {
         Some(t) => {
             if t.shape() != [d.batch] {
-                op_bail!("nonpad_kv_seqlen must have shape [{}], got {:?}", d.batch, t.shape());
+                op_bail!(
+                    "nonpad_kv_seqlen must have shape [{}], got {:?}",
+                    d.batch,
+                    t.shape()
+                );
             }
             Some(t.to_i64_vec()?)
         }
@@ -139,7 +201,11 @@ fn run<F: Float>(a: &AttentionAttrs, inputs: &[Option<&Tensor>], n_outputs: usiz
 
     let scale = a.scale.map_or(1.0 / (d.head_size as f64).sqrt(), f64::from);
     let scale_sqrt = round_t(scale.sqrt());
-    let scaled = |x: &[F]| -> Vec<F> { x.iter().map(|&e| F::from_f64(round_t(e.to_f64() * scale_sqrt))).collect() };
+    let scaled = |x: &[F]| -> Vec<F> {
+        x.iter()
+            .map(|&e| F::from_f64(round_t(e.to_f64() * scale_sqrt)))
+            .collect()
+    };
     let q_scaled = scaled(&to_heads::<F>(q, &d, d.head_size));
     let k_scaled = scaled(&key);
 
@@ -147,7 +213,14 @@ fn run<F: Float>(a: &AttentionAttrs, inputs: &[Option<&Tensor>], n_outputs: usiz
     let (dh, dv) = (d.head_size, d.v_head_size);
     let mut y = vec![F::ZERO; d.batch * d.q_heads * d.q_seq * dv];
     let want_qk = n_outputs > 3;
-    let mut qk_out = vec![0.0; if want_qk { d.batch * d.q_heads * d.q_seq * total } else { 0 }];
+    let mut qk_out = vec![
+        0.0;
+        if want_qk {
+            d.batch * d.q_heads * d.q_seq * total
+        } else {
+            0
+        }
+    ];
     let mut bias = vec![0.0; total];
     let mut row = vec![0.0; total];
     let mut acc = vec![F::ZERO; dv];
@@ -161,9 +234,11 @@ fn run<F: Float>(a: &AttentionAttrs, inputs: &[Option<&Tensor>], n_outputs: usiz
             let kv_h = h / group;
             for i in 0..d.q_seq {
                 for (j, bj) in bias.iter_mut().enumerate() {
-                    *bj = mask.value(b, h, i, j) + structural_bias(a, offset, i, j, nonpad.as_ref().map(|n| n[b]));
+                    *bj = mask.value(b, h, i, j)
+                        + structural_bias(a, offset, i, j, nonpad.as_ref().map(|n| n[b]));
                 }
-                let fully_masked = bias.iter().copied().fold(f64::NEG_INFINITY, nan_max) == f64::NEG_INFINITY;
+                let fully_masked =
+                    bias.iter().copied().fold(f64::NEG_INFINITY, nan_max) == f64::NEG_INFINITY;
                 let q_row = &q_scaled[((b * d.q_heads + h) * d.q_seq + i) * dh..][..dh];
                 for (j, r) in row.iter_mut().enumerate() {
                     let k_row = &k_scaled[((b * d.kv_heads + kv_h) * total + j) * dh..][..dh];
@@ -192,7 +267,7 @@ fn run<F: Float>(a: &AttentionAttrs, inputs: &[Option<&Tensor>], n_outputs: usiz
                 if want_qk && a.qk_matmul_output_mode == 2 {
                     qk_out[qk_base..qk_base + total].copy_from_slice(&row);
                 }
-                softmax_row(&mut row, round_p, precision == DType::BF16);
+                softmax_row(&mut row, round_p, precision == DType::BF16, true);
                 for r in row.iter_mut() {
                     *r = if fully_masked { 0.0 } else { round_t(*r) };
                 }
@@ -235,14 +310,24 @@ fn run<F: Float>(a: &AttentionAttrs, inputs: &[Option<&Tensor>], n_outputs: usiz
         out.push(to_tensor(vec![d.batch, d.kv_heads, total, dv], &value)?);
     }
     if want_qk {
-        out.push(Tensor::from_f64(dtype, vec![d.batch, d.q_heads, d.q_seq, total], &qk_out)?);
+        out.push(Tensor::from_f64(
+            dtype,
+            vec![d.batch, d.q_heads, d.q_seq, total],
+            &qk_out,
+        )?);
     }
     Ok(out)
 }
 
 /// The additive bias (0 or -inf) of the causal, sliding-window and padding constraints for query
 /// `i` and key `j`, with `offset` keys preceding the query block.
-fn structural_bias(a: &AttentionAttrs, offset: i64, i: usize, j: usize, nonpad: Option<i64>) -> f64 {
+fn structural_bias(
+    a: &AttentionAttrs,
+    offset: i64,
+    i: usize,
+    j: usize,
+    nonpad: Option<i64>,
+) -> f64 {
     let position = i as i64 + offset;
     let j = j as i64;
     let mut allowed = !a.is_causal || j <= position;
@@ -258,35 +343,12 @@ fn structural_bias(a: &AttentionAttrs, offset: i64, i: usize, j: usize, nonpad: 
     if allowed { 0.0 } else { f64::NEG_INFINITY }
 }
 
-/// Softmax of one row the way the reference computes it in the precision `round` emulates: a
-/// row whose maximum is -inf becomes all zeros, and bf16 sums round after every addition.
-fn softmax_row(row: &mut [f64], round: fn(f64) -> f64, sequential_sum: bool) {
-    for r in row.iter_mut() {
-        *r = round(*r);
-    }
-    let max = row.iter().copied().fold(f64::NEG_INFINITY, nan_max);
-    let shift = if max == f64::NEG_INFINITY { 0.0 } else { max };
-    for r in row.iter_mut() {
-        *r = round(round(*r - shift).exp());
-    }
-    let mut sum = if sequential_sum {
-        row.iter().fold(0.0, |s, &r| round(s + r))
-    } else {
-        round(row.iter().sum())
-    };
-    if sum == 0.0 {
-        sum = 1.0;
-    }
-    for r in row.iter_mut() {
-        *r = round(*r / sum);
-    }
-}
-
 /// The user mask, padded on its last axis to the total sequence length and broadcast to
 /// `[batch, q_heads, q_seq, total_seq]`, as additive values in the input precision.
 struct Mask {
-    values: Vec<f64>,
-    index: Vec<usize>,
+    /// The padded mask's values and, for each element of the target shape, the one it reads;
+    /// `None` without a mask.
+    lookup: Option<(Vec<f64>, Vec<usize>)>,
     dims: Dims,
 }
 
@@ -294,44 +356,55 @@ impl Mask {
     fn new(mask: Option<&Tensor>, d: &Dims, round: fn(f64) -> f64) -> Result<Mask, OpError> {
         let total = d.total_seq();
         let Some(m) = mask else {
-            return Ok(Mask { values: vec![], index: vec![], dims: *d });
+            return Ok(Mask {
+                lookup: None,
+                dims: *d,
+            });
         };
         let Some((&last, lead)) = m.shape().split_last() else {
             op_bail!("attn_mask must have rank >= 1");
         };
         if last > total {
-            op_bail!("attn_mask's last dim {last} is longer than the total sequence length {total}");
-        }
-        let raw: Vec<f64> = if m.dtype() == DType::Bool {
-            m.to_bool_vec().iter().map(|&b| if b { 0.0 } else { f64::NEG_INFINITY }).collect()
-        } else {
-            m.to_f64_vec().into_iter().map(round).collect()
-        };
-        let rows = raw.len() / last.max(1);
-        let mut values = Vec::with_capacity(rows * total);
-        for r in 0..rows {
-            values.extend_from_slice(&raw[r * last..(r + 1) * last]);
-            values.extend(std::iter::repeat_n(f64::NEG_INFINITY, total - last));
+            op_bail!(
+                "attn_mask's last dim {last} is longer than the total sequence length {total}"
+            );
         }
         let mut padded = lead.to_vec();
         padded.push(total);
         let target = [d.batch, d.q_heads, d.q_seq, total];
-        let fits = broadcast(&padded, &target).is_ok_and(|s| s == target);
-        if !fits {
+        if broadcast(&padded, &target).ok().as_deref() != Some(&target[..]) {
             return Err(op_err!(
                 "attn_mask of shape {:?} (padded to {padded:?}) does not broadcast to {target:?}",
                 m.shape()
             ));
         }
-        Ok(Mask { index: broadcast_indices(&padded, &target), values, dims: *d })
+        let raw: Vec<f64> = if m.dtype() == DType::Bool {
+            m.to_bool_vec()
+                .iter()
+                .map(|&b| if b { 0.0 } else { f64::NEG_INFINITY })
+                .collect()
+        } else {
+            m.to_f64_vec().into_iter().map(round).collect()
+        };
+        let rows: usize = lead.iter().product();
+        let mut values = Vec::with_capacity(rows * total);
+        for r in 0..rows {
+            values.extend_from_slice(&raw[r * last..(r + 1) * last]);
+            values.extend(std::iter::repeat_n(f64::NEG_INFINITY, total - last));
+        }
+        let index = broadcast_indices(&padded, &target);
+        Ok(Mask {
+            lookup: Some((values, index)),
+            dims: *d,
+        })
     }
 
     fn value(&self, b: usize, h: usize, i: usize, j: usize) -> f64 {
-        if self.values.is_empty() {
+        let Some((values, index)) = &self.lookup else {
             return 0.0;
-        }
+        };
         let d = &self.dims;
-        self.values[self.index[((b * d.q_heads + h) * d.q_seq + i) * d.total_seq() + j]]
+        values[index[((b * d.q_heads + h) * d.q_seq + i) * d.total_seq() + j]]
     }
 }
 
@@ -395,7 +468,10 @@ mod tests {
         let v = t(&[1, 1, 2, 1], &[2.0, 4.0]);
         let y = attention(&attrs(), &[Some(&q), Some(&k), Some(&v)], 1).unwrap();
         assert_eq!(y[0].to_f32_vec(), vec![3.0, 3.0]);
-        let causal = AttentionAttrs { is_causal: true, ..attrs() };
+        let causal = AttentionAttrs {
+            is_causal: true,
+            ..attrs()
+        };
         let y = attention(&causal, &[Some(&q), Some(&k), Some(&v)], 1).unwrap();
         assert_eq!(y[0].to_f32_vec(), vec![2.0, 3.0]);
     }
@@ -407,7 +483,14 @@ mod tests {
         let v = t(&[1, 1, 1, 1], &[5.0]);
         let past = t(&[1, 1, 1, 1], &[7.0]);
         let mask = Tensor::from_bool(vec![2], vec![false, false]).unwrap();
-        let ins = [Some(&q), Some(&k), Some(&v), Some(&mask), Some(&past), Some(&past)];
+        let ins = [
+            Some(&q),
+            Some(&k),
+            Some(&v),
+            Some(&mask),
+            Some(&past),
+            Some(&past),
+        ];
         let out = attention(&attrs(), &ins, 4).unwrap();
         assert_eq!(out[0].to_f32_vec(), vec![0.0]);
         assert_eq!(out[1].to_f32_vec(), vec![7.0, 1.0]);
@@ -418,14 +501,22 @@ mod tests {
     #[test]
     fn grouped_query_heads_share_kv_heads_in_3d_layout() {
         // Two q heads of size 1 read the single kv head.
-        let a = AttentionAttrs { q_num_heads: Some(2), kv_num_heads: Some(1), ..attrs() };
+        let a = AttentionAttrs {
+            q_num_heads: Some(2),
+            kv_num_heads: Some(1),
+            ..attrs()
+        };
         let q = t(&[1, 1, 2], &[0.0, 0.0]);
         let k = t(&[1, 2, 1], &[0.0, 0.0]);
         let v = t(&[1, 2, 1], &[1.0, 3.0]);
         let y = attention(&a, &[Some(&q), Some(&k), Some(&v)], 1).unwrap();
         assert_eq!(y[0].shape(), &[1, 1, 2]);
         assert_eq!(y[0].to_f32_vec(), vec![2.0, 2.0]);
-        let bad = AttentionAttrs { q_num_heads: Some(2), kv_num_heads: Some(3), ..attrs() };
+        let bad = AttentionAttrs {
+            q_num_heads: Some(2),
+            kv_num_heads: Some(3),
+            ..attrs()
+        };
         assert!(attention(&bad, &[Some(&q), Some(&k), Some(&v)], 1).is_err());
     }
 

@@ -23,18 +23,20 @@ pub fn dropout(
         }
         None => 0.5,
     };
-    if !(0.0..1.0).contains(&ratio) {
-        op_bail!("ratio must be in [0, 1), got {ratio}");
-    }
     let training = match opt(inputs, 2) {
         Some(t) => match t.to_bool_vec().as_slice() {
             [b] => *b,
-            _ => op_bail!("training_mode must hold one value, got shape {:?}", t.shape()),
+            _ => op_bail!(
+                "training_mode must hold one value, got shape {:?}",
+                t.shape()
+            ),
         },
         None => false,
     };
     if training && ratio != 0.0 {
-        op_bail!("training mode is not supported (ratio {ratio}): Dropout runs in inference mode only");
+        op_bail!(
+            "training mode is not supported (ratio {ratio}): Dropout runs in inference mode only"
+        );
     }
     let mut out = vec![x.clone()];
     if n_outputs > 1 {
@@ -42,7 +44,11 @@ pub fn dropout(
         let mask = if float_mask {
             Tensor::from_f64(x.dtype(), shape, &vec![1.0; x.len()])?
         } else {
-            Tensor::new(DType::Bool, shape, crate::tensor::Data::Bool(vec![true; x.len()]))?
+            Tensor::new(
+                DType::Bool,
+                shape,
+                crate::tensor::Data::Bool(vec![true; x.len()]),
+            )?
         };
         out.push(mask);
     }

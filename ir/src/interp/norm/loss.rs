@@ -32,7 +32,9 @@ pub fn softmax_cross_entropy(
     for i in 0..layout.batch {
         for k in 0..d {
             let idx = |cls: usize| (i * c + cls) * d + k;
-            let m = (0..c).map(|cls| log_prob[idx(cls)]).fold(f64::NEG_INFINITY, super::nan_max);
+            let m = (0..c)
+                .map(|cls| log_prob[idx(cls)])
+                .fold(f64::NEG_INFINITY, super::nan_max);
             let s: f64 = (0..c).map(|cls| (log_prob[idx(cls)] - m).exp()).sum();
             let log_s = s.ln();
             for cls in 0..c {
@@ -63,13 +65,24 @@ impl<'a> Layout<'a> {
     fn of(x: &'a Tensor, target: &Tensor, weight: Option<&Tensor>) -> Result<Layout<'a>, OpError> {
         expect_float(x, "input")?;
         if x.rank() < 2 {
-            op_bail!("input must have rank >= 2 (N, C, ...), got shape {:?}", x.shape());
+            op_bail!(
+                "input must have rank >= 2 (N, C, ...), got shape {:?}",
+                x.shape()
+            );
         }
-        if !matches!(target.dtype(), crate::dtype::DType::I32 | crate::dtype::DType::I64) {
+        if !matches!(
+            target.dtype(),
+            crate::dtype::DType::I32 | crate::dtype::DType::I64
+        ) {
             op_bail!("target must be int32 or int64, got {}", target.dtype());
         }
-        let want: Vec<usize> =
-            x.shape().iter().enumerate().filter(|&(i, _)| i != 1).map(|(_, &d)| d).collect();
+        let want: Vec<usize> = x
+            .shape()
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != 1)
+            .map(|(_, &d)| d)
+            .collect();
         if target.shape() != want.as_slice() {
             op_bail!(
                 "target has shape {:?}, expected {want:?} for input of shape {:?}",
@@ -151,7 +164,11 @@ mod tests {
         let x = Tensor::from_f32(vec![1, 2], vec![-1.0, -2.0]).unwrap();
         let t = Tensor::from_i64(vec![1], vec![5]).unwrap();
         let err = nll_loss(None, LossReduction::Sum, &[Some(&x), Some(&t)]).unwrap_err();
-        assert!(err.0.contains("target value 5 is out of range for 2 classes"), "{err}");
+        assert!(
+            err.0
+                .contains("target value 5 is out of range for 2 classes"),
+            "{err}"
+        );
     }
 
     #[test]

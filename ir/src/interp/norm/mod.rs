@@ -82,8 +82,9 @@ impl Float for f64 {
     }
 }
 
-/// Rounds an f64 to the nearest value of a float dtype, as storing it there and reading it back
-/// would. Kernels that follow the reference step by step use it to round where numpy rounds.
+/// Rounds an f64 to the nearest f32, f16 or bf16 (per `dtype`), as storing it there and reading
+/// it back would; other dtypes pass through. Kernels that follow the reference step by step use
+/// it to round where numpy rounds.
 pub(super) fn rounder(dtype: DType) -> fn(f64) -> f64 {
     match dtype {
         DType::F32 => |x| x as f32 as f64,
@@ -104,7 +105,11 @@ pub(super) fn expect_float(t: &Tensor, what: &str) -> Result<(), OpError> {
 /// Errors unless `t` has `x`'s dtype; `what` names the input.
 pub(super) fn expect_same_dtype(t: &Tensor, x: &Tensor, what: &str) -> Result<(), OpError> {
     if t.dtype() != x.dtype() {
-        op_bail!("{what} has dtype {}, expected {} like the input", t.dtype(), x.dtype());
+        op_bail!(
+            "{what} has dtype {}, expected {} like the input",
+            t.dtype(),
+            x.dtype()
+        );
     }
     Ok(())
 }

@@ -17,7 +17,10 @@ pub fn batch_norm(epsilon: f32, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor
     let x = req(inputs, 0)?;
     expect_float(x, "input")?;
     if x.rank() < 2 {
-        op_bail!("input must have rank >= 2 (N, C, ...), got shape {:?}", x.shape());
+        op_bail!(
+            "input must have rank >= 2 (N, C, ...), got shape {:?}",
+            x.shape()
+        );
     }
     let channels = x.shape()[1];
     let per_sample: usize = x.shape()[1..].iter().product();
@@ -61,17 +64,31 @@ pub fn batch_norm(epsilon: f32, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor
     }
     let param_of = |flat: usize| {
         let act = flat % per_sample.max(1);
-        if per_activation { act } else { act / spatial.max(1) }
+        if per_activation {
+            act
+        } else {
+            act / spatial.max(1)
+        }
     };
-    let apply = |flat: usize, v: f64| (v - mean[param_of(flat)]) * mul[param_of(flat)] + shift[param_of(flat)];
+    let apply = |flat: usize, v: f64| {
+        (v - mean[param_of(flat)]) * mul[param_of(flat)] + shift[param_of(flat)]
+    };
     let y = match x.as_f32() {
         Some(v) => {
-            let out = v.iter().enumerate().map(|(i, &e)| apply(i, e as f64) as f32).collect();
+            let out = v
+                .iter()
+                .enumerate()
+                .map(|(i, &e)| apply(i, e as f64) as f32)
+                .collect();
             Tensor::from_f32(x.shape().to_vec(), out)?
         }
         None => {
-            let out: Vec<f64> =
-                x.to_f64_vec().into_iter().enumerate().map(|(i, e)| apply(i, e)).collect();
+            let out: Vec<f64> = x
+                .to_f64_vec()
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| apply(i, e))
+                .collect();
             Tensor::from_f64(x.dtype(), x.shape().to_vec(), &out)?
         }
     };
@@ -82,7 +99,10 @@ pub fn instance_norm(epsilon: f32, inputs: &[Option<&Tensor>]) -> Result<Vec<Ten
     let x = req(inputs, 0)?;
     expect_float(x, "input")?;
     if x.rank() < 2 {
-        op_bail!("input must have rank >= 2 (N, C, ...), got shape {:?}", x.shape());
+        op_bail!(
+            "input must have rank >= 2 (N, C, ...), got shape {:?}",
+            x.shape()
+        );
     }
     let channels = x.shape()[1];
     let scale = req(inputs, 1)?;
@@ -147,8 +167,12 @@ pub fn layer_norm(
         means = vec![f64::NAN; rows];
         inv_stds = vec![f64::NAN; rows];
     }
-    let stat_shape: Vec<usize> =
-        x.shape().iter().enumerate().map(|(i, &d)| if i < axis { d } else { 1 }).collect();
+    let stat_shape: Vec<usize> = x
+        .shape()
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| if i < axis { d } else { 1 })
+        .collect();
     let mut out = vec![Tensor::from_f64(x.dtype(), x.shape().to_vec(), &y)?];
     for stat in [means, inv_stds].iter().take(n_outputs.saturating_sub(1)) {
         out.push(Tensor::from_f64(stash_type, stat_shape.clone(), stat)?);
@@ -165,7 +189,10 @@ pub fn group_norm(
     let x = req(inputs, 0)?;
     expect_float(x, "input")?;
     if x.rank() < 2 {
-        op_bail!("input must have rank >= 2 (N, C, ...), got shape {:?}", x.shape());
+        op_bail!(
+            "input must have rank >= 2 (N, C, ...), got shape {:?}",
+            x.shape()
+        );
     }
     let channels = x.shape()[1];
     if num_groups == 0 || channels % num_groups != 0 {
@@ -215,7 +242,11 @@ pub fn rms_norm(
             *e = stash(*e * inv) * scale_v[scale_at[row * lane + k]];
         }
     }
-    Ok(vec![Tensor::from_f64(scale.dtype(), x.shape().to_vec(), &y)?])
+    Ok(vec![Tensor::from_f64(
+        scale.dtype(),
+        x.shape().to_vec(),
+        &y,
+    )?])
 }
 
 pub fn lp_norm(axis: i64, p: i64, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
@@ -243,7 +274,10 @@ pub fn lp_norm(axis: i64, p: i64, inputs: &[Option<&Tensor>]) -> Result<Vec<Tens
     Ok(vec![Tensor::from_f64(x.dtype(), x.shape().to_vec(), &y)?])
 }
 
-pub fn mean_variance_norm(axes: &[i64], inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+pub fn mean_variance_norm(
+    axes: &[i64],
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, OpError> {
     let x = req(inputs, 0)?;
     expect_float(x, "input")?;
     let axes = normalize_axes(axes, x.rank())?;
@@ -267,7 +301,10 @@ pub fn mean_variance_norm(axes: &[i64], inputs: &[Option<&Tensor>]) -> Result<Ve
         sq[g] += (e - mean[g]) * (e - mean[g]);
     }
     // The spec's function adds 1e-9 to the standard deviation.
-    let std: Vec<f64> = sq.iter().map(|s| (s / count as f64).sqrt() + 1e-9).collect();
+    let std: Vec<f64> = sq
+        .iter()
+        .map(|s| (s / count as f64).sqrt() + 1e-9)
+        .collect();
     for (&g, e) in group.iter().zip(y.iter_mut()) {
         *e = (*e - mean[g]) / std[g];
     }
@@ -285,10 +322,17 @@ fn mean_var(v: &[f64]) -> (f64, f64) {
 /// For each element of `x_shape`, the flat index of `t` that multiplies it when `t` broadcasts
 /// to `x_shape` without changing it.
 fn unidirectional(t: &Tensor, x_shape: &[usize], what: &str) -> Result<Vec<usize>, OpError> {
-    let out = broadcast(x_shape, t.shape())
-        .map_err(|_| crate::op_err!("{what} of shape {:?} does not broadcast to the input's {x_shape:?}", t.shape()))?;
+    let out = broadcast(x_shape, t.shape()).map_err(|_| {
+        crate::op_err!(
+            "{what} of shape {:?} does not broadcast to the input's {x_shape:?}",
+            t.shape()
+        )
+    })?;
     if out != x_shape {
-        op_bail!("{what} of shape {:?} does not broadcast to the input's {x_shape:?}", t.shape());
+        op_bail!(
+            "{what} of shape {:?} does not broadcast to the input's {x_shape:?}",
+            t.shape()
+        );
     }
     Ok(broadcast_indices(t.shape(), x_shape))
 }
@@ -296,8 +340,11 @@ fn unidirectional(t: &Tensor, x_shape: &[usize], what: &str) -> Result<Vec<usize
 /// For each element of `shape`, the index of its group when `axes` are reduced (row-major over
 /// the kept axes).
 fn group_ids(shape: &[usize], axes: &[usize]) -> Vec<usize> {
-    let kept: Vec<usize> =
-        shape.iter().enumerate().map(|(i, &d)| if axes.contains(&i) { 1 } else { d }).collect();
+    let kept: Vec<usize> = shape
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| if axes.contains(&i) { 1 } else { d })
+        .collect();
     let kept_strides = strides(&kept);
     let n: usize = shape.iter().product();
     let mut ids = Vec::with_capacity(n);
@@ -340,12 +387,18 @@ mod tests {
         let bias = t(&[2], &[0.0, 1.0]);
         let mean = t(&[2], &[2.0, 10.0]);
         let var = t(&[2], &[1.0, 4.0]);
-        let y = batch_norm(0.0, &[Some(&x), Some(&scale), Some(&bias), Some(&mean), Some(&var)])
-            .unwrap();
+        let y = batch_norm(
+            0.0,
+            &[Some(&x), Some(&scale), Some(&bias), Some(&mean), Some(&var)],
+        )
+        .unwrap();
         assert!(close(&y[0].to_f32_vec(), &[-1.0, 1.0, 1.0, 11.0]));
         let bad = t(&[3], &[1.0; 3]);
-        let err = batch_norm(0.0, &[Some(&x), Some(&bad), Some(&bias), Some(&mean), Some(&var)])
-            .unwrap_err();
+        let err = batch_norm(
+            0.0,
+            &[Some(&x), Some(&bad), Some(&bias), Some(&mean), Some(&var)],
+        )
+        .unwrap_err();
         assert!(err.0.contains("scale must have shape [2]"), "{err}");
     }
 

@@ -23,7 +23,8 @@ pub fn rotary_embedding(
     let (batch, heads, seq, head_size, heads_outer) = match *x.shape() {
         [b, h, s, d] => (b, h, s, d, true),
         [b, s, hidden] => {
-            let h = num_heads.ok_or_else(|| crate::op_err!("num_heads is required for 3-D input"))?;
+            let h =
+                num_heads.ok_or_else(|| crate::op_err!("num_heads is required for 3-D input"))?;
             if h == 0 || hidden % h != 0 {
                 op_bail!("hidden size {hidden} is not a multiple of num_heads {h}");
             }
@@ -38,7 +39,11 @@ pub fn rotary_embedding(
             ((b * seq + s) * heads + h) * head_size
         }
     };
-    let rot = if rotary_embedding_dim == 0 { head_size } else { rotary_embedding_dim };
+    let rot = if rotary_embedding_dim == 0 {
+        head_size
+    } else {
+        rotary_embedding_dim
+    };
     if rot > head_size || rot % 2 != 0 {
         op_bail!("rotary_embedding_dim {rot} must be even and at most the head size {head_size}");
     }
@@ -48,11 +53,17 @@ pub fn rotary_embedding(
     let rows: Vec<usize> = match (&position_ids, opt(inputs, 3)) {
         (Some(ids), Some(t)) => {
             if t.shape() != [batch, seq] {
-                op_bail!("position_ids must have shape [{batch}, {seq}], got {:?}", t.shape());
+                op_bail!(
+                    "position_ids must have shape [{batch}, {seq}], got {:?}",
+                    t.shape()
+                );
             }
             for c in [cos, sin] {
                 if c.rank() != 2 || c.shape()[1] != half {
-                    op_bail!("with position_ids, the caches must have shape [max_position, {half}], got {:?}", c.shape());
+                    op_bail!(
+                        "with position_ids, the caches must have shape [max_position, {half}], got {:?}",
+                        c.shape()
+                    );
                 }
             }
             let max_pos = cos.shape()[0].min(sin.shape()[0]);
@@ -61,14 +72,21 @@ pub fn rotary_embedding(
                     usize::try_from(p)
                         .ok()
                         .filter(|&p| p < max_pos)
-                        .ok_or_else(|| crate::op_err!("position id {p} is out of range for {max_pos} cached positions"))
+                        .ok_or_else(|| {
+                            crate::op_err!(
+                                "position id {p} is out of range for {max_pos} cached positions"
+                            )
+                        })
                 })
                 .collect::<Result<_, _>>()?
         }
         _ => {
             for c in [cos, sin] {
                 if c.shape() != [batch, seq, half] {
-                    op_bail!("without position_ids, the caches must have shape [{batch}, {seq}, {half}], got {:?}", c.shape());
+                    op_bail!(
+                        "without position_ids, the caches must have shape [{batch}, {seq}, {half}], got {:?}",
+                        c.shape()
+                    );
                 }
             }
             (0..batch * seq).collect()
@@ -123,7 +141,12 @@ mod tests {
         let y = rotary_embedding(true, Some(1), 0, &ins).unwrap();
         assert_eq!(y[0].to_f32_vec(), vec![-2.0, 1.0]);
         let bad = Tensor::from_i64(vec![1, 1], vec![2]).unwrap();
-        let err = rotary_embedding(true, Some(1), 0, &[Some(&x), Some(&cos), Some(&sin), Some(&bad)]);
+        let err = rotary_embedding(
+            true,
+            Some(1),
+            0,
+            &[Some(&x), Some(&cos), Some(&sin), Some(&bad)],
+        );
         assert!(err.unwrap_err().0.contains("position id 2 is out of range"));
     }
 }

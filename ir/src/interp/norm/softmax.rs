@@ -1,7 +1,8 @@
 //! Softmax, LogSoftmax and Hardmax along one axis (or over the trailing axes flattened, the
 //! opset < 13 rule), numerically stable by subtracting each lane's maximum.
 
-use super::{Float, expect_float};
+use super::{Float, expect_float, nan_max, rounder};
+use crate::dtype::DType;
 use crate::error::OpError;
 use crate::interp::req;
 use crate::interp::util::outer_axis_inner;
@@ -21,18 +22,99 @@ pub fn softmax(
     let axis = normalize_axis(axis, shape.len())?;
     // (lanes before, lane length, stride between lane elements)
     let (outer, n, inner) = if coerce_2d {
-        (shape[..axis].iter().product(), shape[axis..].iter().product(), 1)
+        (
+            shape[..axis].iter().product(),
+            shape[axis..].iter().product(),
+            1,
+        )
     } else {
         outer_axis_inner(shape, axis)
     };
-    let y = match x.as_f32() {
-        Some(v) => Tensor::from_f32(shape.to_vec(), lanes(kind, v, outer, n, inner))?,
-        None => {
-            let out = lanes(kind, &x.to_f64_vec(), outer, n, inner);
-            Tensor::from_f64(x.dtype(), shape.to_vec(), &out)?
+    let y = match x.dtype() {
+        DType::F32 => Tensor::from_f32(
+            shape.to_vec(),
+            lanes(kind, &x.to_f32_vec(), outer, n, inner),
+        )?,
+        DType::F64 => Tensor::from_f64(
+            DType::F64,
+            shape.to_vec(),
+            &lanes(kind, &x.to_f64_vec(), outer, n, inner),
+        )?,
+        narrow => {
+            let out = narrow_lanes(kind, narrow, &x.to_f64_vec(), outer, n, inner);
+            Tensor::from_f64(narrow, shape.to_vec(), &out)?
         }
     };
     Ok(vec![y])
+}
+
+/// Softmax of one row the way numpy computes it in the precision `round` emulates: rounding
+/// after each step, and for bf16 (`sequential_sum`) after every addition of the sum. With
+/// `zero_if_all_neg_inf`, a row whose maximum is -inf becomes all zeros (Attention's rule)
+/// instead of NaN.
+pub(super) fn softmax_row(
+    row: &mut [f64],
+    round: fn(f64) -> f64,
+    sequential_sum: bool,
+    zero_if_all_neg_inf: bool,
+) {
+    for r in row.iter_mut() {
+        *r = round(*r);
+    }
+    let max = row.iter().copied().fold(f64::NEG_INFINITY, nan_max);
+    let shift = if zero_if_all_neg_inf && max == f64::NEG_INFINITY {
+        0.0
+    } else {
+        max
+    };
+    for r in row.iter_mut() {
+        *r = round(round(*r - shift).exp());
+    }
+    let mut sum = if sequential_sum {
+        row.iter().fold(0.0, |s, &r| round(s + r))
+    } else {
+        round(row.iter().sum())
+    };
+    if zero_if_all_neg_inf && sum == 0.0 {
+        sum = 1.0;
+    }
+    for r in row.iter_mut() {
+        *r = round(*r / sum);
+    }
+}
+
+/// [`lanes`] for 16-bit (and narrower) floats, rounding where the ONNX reference (numpy in that
+/// dtype) rounds, so results match it to the last bit rather than only within a unit.
+fn narrow_lanes(
+    kind: SoftmaxKind,
+    dtype: DType,
+    x: &[f64],
+    outer: usize,
+    n: usize,
+    inner: usize,
+) -> Vec<f64> {
+    let round = rounder(dtype);
+    let mut y = vec![0.0; x.len()];
+    let mut lane = Vec::with_capacity(n);
+    for o in 0..outer {
+        for i in 0..inner {
+            let base = o * n * inner + i;
+            lane.clear();
+            lane.extend((0..n).map(|k| x[base + k * inner]));
+            match kind {
+                SoftmaxKind::Hardmax => lane = hardmax_lane(&lane),
+                SoftmaxKind::Softmax => softmax_row(&mut lane, round, dtype == DType::BF16, false),
+                SoftmaxKind::LogSoftmax => {
+                    softmax_row(&mut lane, round, dtype == DType::BF16, false);
+                    lane.iter_mut().for_each(|v| *v = round(v.ln()));
+                }
+            }
+            for (k, &v) in lane.iter().enumerate() {
+                y[base + k * inner] = v;
+            }
+        }
+    }
+    y
 }
 
 /// Applies `kind` to every lane of `x`, laid out as `[outer, n, inner]`.

@@ -155,3 +155,64 @@ fn reduce_int(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(kind: ReduceKind, keepdims: bool, x: &Tensor, axes: Option<Vec<i64>>) -> Tensor {
+        let axes = axes.map(|a| Tensor::from_i64(vec![a.len()], a).unwrap());
+        reduce(kind, keepdims, false, &[Some(x), axes.as_ref()])
+            .unwrap()
+            .remove(0)
+    }
+
+    #[test]
+    fn reduces_listed_axes_and_drops_them_without_keepdims() {
+        let x = Tensor::from_f32(vec![2, 3], vec![1., 2., 3., 4., 5., 6.]).unwrap();
+        let rows = run(ReduceKind::Sum, false, &x, Some(vec![-1]));
+        assert_eq!(rows.shape(), &[2]);
+        assert_eq!(rows.to_f64_vec(), vec![6., 15.]);
+        let cols = run(ReduceKind::Max, true, &x, Some(vec![0]));
+        assert_eq!(cols.shape(), &[1, 3]);
+        assert_eq!(cols.to_f64_vec(), vec![4., 5., 6.]);
+        let all = run(ReduceKind::Mean, false, &x, None);
+        assert_eq!(all.shape(), &[] as &[usize]);
+        assert_eq!(all.to_f64_vec(), vec![3.5]);
+    }
+
+    #[test]
+    fn empty_groups_give_the_identity_of_the_fold() {
+        let x = Tensor::new(DType::I32, vec![2, 0], crate::tensor::Data::I32(vec![])).unwrap();
+        let max = run(ReduceKind::Max, false, &x, Some(vec![1]));
+        assert_eq!(max.to_i128_vec(), vec![i32::MIN as i128; 2]);
+        let prod = run(ReduceKind::Prod, false, &x, Some(vec![1]));
+        assert_eq!(prod.to_i128_vec(), vec![1, 1]);
+        let f = Tensor::from_f32(vec![0, 2], vec![]).unwrap();
+        let log_sum = run(ReduceKind::LogSum, true, &f, Some(vec![0]));
+        assert_eq!(log_sum.to_f64_vec(), vec![f64::NEG_INFINITY; 2]);
+    }
+
+    #[test]
+    fn log_sum_exp_does_not_overflow() {
+        let x = Tensor::from_f32(vec![2], vec![1000., 1000.]).unwrap();
+        let y = run(ReduceKind::LogSumExp, false, &x, None).to_f64_vec();
+        assert!((y[0] - (1000. + 2f64.ln())).abs() < 1e-3);
+    }
+
+    #[test]
+    fn empty_axes_with_noop_keep_the_input() {
+        let x = Tensor::from_f32(vec![2], vec![-1., 2.]).unwrap();
+        let axes = Tensor::from_i64(vec![0], vec![]).unwrap();
+        let y = reduce(ReduceKind::Sum, true, true, &[Some(&x), Some(&axes)]).unwrap();
+        assert_eq!(y[0], x);
+    }
+
+    #[test]
+    fn bad_axes_are_errors() {
+        let x = Tensor::from_f32(vec![2], vec![1., 2.]).unwrap();
+        let axes = Tensor::from_i64(vec![1], vec![3]).unwrap();
+        let err = reduce(ReduceKind::Sum, true, false, &[Some(&x), Some(&axes)]).unwrap_err();
+        assert!(err.0.contains("axis 3"), "{err}");
+    }
+}

@@ -93,3 +93,28 @@ fn run<T: Copy>(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusive_reverse_scans_start_from_the_identity_at_the_end() {
+        let x = Tensor::from_i64(vec![4], vec![1, 2, 3, 4]).unwrap();
+        let axis = Tensor::scalar_i64(0);
+        let sum = cum_sum(true, true, &[Some(&x), Some(&axis)]).unwrap();
+        assert_eq!(sum[0].as_i64().unwrap(), &[9, 7, 4, 0]);
+        let prod = cum_prod(false, false, &[Some(&x), Some(&axis)]).unwrap();
+        assert_eq!(prod[0].as_i64().unwrap(), &[1, 2, 6, 24]);
+    }
+
+    #[test]
+    fn scans_follow_the_axis_input() {
+        let x = Tensor::from_f32(vec![2, 2], vec![1., 2., 3., 4.]).unwrap();
+        let axis = Tensor::scalar_i64(-1);
+        let y = cum_sum(false, false, &[Some(&x), Some(&axis)]).unwrap();
+        assert_eq!(y[0].to_f64_vec(), vec![1., 3., 3., 7.]);
+        let bad = Tensor::scalar_i64(2);
+        assert!(cum_sum(false, false, &[Some(&x), Some(&bad)]).is_err());
+    }
+}

@@ -128,3 +128,39 @@ pub fn top_k(
         Tensor::from_i64(shape, indices)?,
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_puts_nan_first_when_largest_and_keeps_index_order_on_ties() {
+        let x = Tensor::from_f32(vec![5], vec![1., f32::NAN, 3., 3., 0.]).unwrap();
+        let k = Tensor::from_i64(vec![1], vec![3]).unwrap();
+        let out = top_k(-1, true, true, &[Some(&x), Some(&k)]).unwrap();
+        assert_eq!(out[1].as_i64().unwrap(), &[1, 2, 3]);
+        let out = top_k(0, false, true, &[Some(&x), Some(&k)]).unwrap();
+        assert_eq!(out[0].to_f64_vec(), vec![0., 1., 3.]);
+        assert_eq!(out[1].as_i64().unwrap(), &[4, 0, 2]);
+    }
+
+    #[test]
+    fn top_k_rejects_k_larger_than_the_axis() {
+        let x = Tensor::from_f32(vec![2], vec![1., 2.]).unwrap();
+        let k = Tensor::from_i64(vec![1], vec![3]).unwrap();
+        let err = top_k(0, true, true, &[Some(&x), Some(&k)]).unwrap_err();
+        assert!(err.0.contains("k 3"), "{err}");
+    }
+
+    #[test]
+    fn arg_reduce_breaks_ties_by_select_last_index() {
+        let x = Tensor::from_f32(vec![2, 3], vec![2., 5., 5., 1., 1., 0.]).unwrap();
+        let first = arg_reduce(ArgKind::Max, 1, false, false, &[Some(&x)]).unwrap();
+        assert_eq!(first[0].as_i64().unwrap(), &[1, 0]);
+        let last = arg_reduce(ArgKind::Max, 1, true, true, &[Some(&x)]).unwrap();
+        assert_eq!(last[0].shape(), &[2, 1]);
+        assert_eq!(last[0].as_i64().unwrap(), &[2, 1]);
+        let min = arg_reduce(ArgKind::Min, -1, false, true, &[Some(&x)]).unwrap();
+        assert_eq!(min[0].as_i64().unwrap(), &[0, 2]);
+    }
+}

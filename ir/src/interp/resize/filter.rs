@@ -84,11 +84,18 @@ impl AxisRoi {
 enum Filter {
     Nearest(NearestMode),
     Linear,
-    Cubic { a: f64 },
+    Cubic {
+        a: f64,
+    },
     /// Triangle filter widened by `1 / scale` when downsampling.
-    LinearAntialias { scale: f64 },
+    LinearAntialias {
+        scale: f64,
+    },
     /// Cubic filter widened by `1 / scale` when downsampling.
-    CubicAntialias { a: f64, scale: f64 },
+    CubicAntialias {
+        a: f64,
+        scale: f64,
+    },
 }
 
 impl Filter {
@@ -278,7 +285,7 @@ impl AxisTaps {
             let p = padded.floor();
             let frac = padded - p;
             let half = (n / 2) as i64;
-            let offset = if n % 2 == 0 {
+            let offset = if n.is_multiple_of(2) {
                 if frac == 0.0 { -half } else { -half + 1 }
             } else {
                 let base = -(((n - 1) / 2) as i64);
@@ -348,7 +355,15 @@ mod tests {
     fn antialias_widens_the_filter_when_downsampling() {
         assert_eq!(Filter::LinearAntialias { scale: 1.0 }.coeffs(0.5).len(), 2);
         assert_eq!(Filter::LinearAntialias { scale: 0.5 }.coeffs(0.5).len(), 4);
-        assert_eq!(Filter::CubicAntialias { a: -0.5, scale: 0.5 }.coeffs(0.5).len(), 8);
+        assert_eq!(
+            Filter::CubicAntialias {
+                a: -0.5,
+                scale: 0.5
+            }
+            .coeffs(0.5)
+            .len(),
+            8
+        );
     }
 
     #[test]

@@ -57,7 +57,9 @@ pub(crate) fn request(
     let sizes = sizes.filter(|t| !t.is_empty());
     let req = match (scales, sizes) {
         (Some(_), Some(_)) => {
-            return Err(op_err!("scales and sizes are both given; exactly one may be"));
+            return Err(op_err!(
+                "scales and sizes are both given; exactly one may be"
+            ));
         }
         (None, None) => return Err(op_err!("one of scales or sizes must be given")),
         (Some(s), None) => {
@@ -66,17 +68,16 @@ pub(crate) fn request(
             }
             Request::Scales(s.to_f64_vec())
         }
-        (None, Some(s)) => Request::Sizes(
-            s.to_i64_vec()
-                .map_err(|e| op_err!("sizes: {e}"))?,
-        ),
+        (None, Some(s)) => Request::Sizes(s.to_i64_vec().map_err(|e| op_err!("sizes: {e}"))?),
     };
     let (name, len) = match &req {
         Request::Scales(v) => ("scales", v.len()),
         Request::Sizes(v) => ("sizes", v.len()),
     };
     if len != n_axes {
-        return Err(op_err!("{name} has {len} values, but {n_axes} axes are resized"));
+        return Err(op_err!(
+            "{name} has {len} values, but {n_axes} axes are resized"
+        ));
     }
     Ok(req)
 }
@@ -132,7 +133,9 @@ pub(crate) fn plan(
                         .map(|(size, scale)| AxisPlan { size, scale })
                         .collect());
                 }
-                AspectRatioPolicy::NotLarger => ratios.iter().map(|r| r.1).fold(f64::INFINITY, f64::min),
+                AspectRatioPolicy::NotLarger => {
+                    ratios.iter().map(|r| r.1).fold(f64::INFINITY, f64::min)
+                }
                 AspectRatioPolicy::NotSmaller => ratios.iter().map(|r| r.1).fold(0.0, f64::max),
             };
             dims.iter()
@@ -238,13 +241,16 @@ mod tests {
 
     fn run(a: &ResizeAttrs, x: &Tensor, scales: &[f32]) -> Tensor {
         let s = Tensor::from_f32(vec![scales.len()], scales.to_vec()).unwrap();
-        resize(a, &[Some(x), None, Some(&s), None]).unwrap().remove(0)
+        resize(a, &[Some(x), None, Some(&s), None])
+            .unwrap()
+            .remove(0)
     }
 
     #[test]
-    fn nearest_asymmetric_upsampling_repeats_elements() {
+    fn nearest_floor_asymmetric_upsampling_repeats_elements() {
         let x = Tensor::from_f32(vec![1, 2], vec![1.0, 2.0]).unwrap();
-        let a = attrs(ResizeMode::Nearest, CoordinateTransform::Asymmetric);
+        let mut a = attrs(ResizeMode::Nearest, CoordinateTransform::Asymmetric);
+        a.nearest_mode = NearestMode::Floor;
         let y = run(&a, &x, &[1.0, 3.0]);
         assert_eq!(y.shape(), &[1, 6]);
         assert_eq!(y.as_f32().unwrap(), &[1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
@@ -255,7 +261,9 @@ mod tests {
         let x = Tensor::from_f32(vec![3], vec![0.0, 2.0, 4.0]).unwrap();
         let a = attrs(ResizeMode::Linear, CoordinateTransform::AlignCorners);
         let s = Tensor::from_i64(vec![1], vec![5]).unwrap();
-        let y = resize(&a, &[Some(&x), None, None, Some(&s)]).unwrap().remove(0);
+        let y = resize(&a, &[Some(&x), None, None, Some(&s)])
+            .unwrap()
+            .remove(0);
         assert_eq!(y.as_f32().unwrap(), &[0.0, 1.0, 2.0, 3.0, 4.0]);
     }
 
@@ -290,7 +298,10 @@ mod tests {
         assert!(request(Some(&s), Some(&z), 1).is_err());
         assert!(request(None, None, 1).is_err());
         let empty = Tensor::from_f32(vec![0], vec![]).unwrap();
-        assert_eq!(request(Some(&empty), Some(&z), 1).unwrap(), Request::Sizes(vec![2]));
+        assert_eq!(
+            request(Some(&empty), Some(&z), 1).unwrap(),
+            Request::Sizes(vec![2])
+        );
         assert!(request(Some(&s), None, 2).is_err());
     }
 }

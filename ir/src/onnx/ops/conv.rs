@@ -1,4 +1,4 @@
-//! ONNX importers for: Conv, ConvTranspose, the pools, LRN.
+//! ONNX importers for: Conv, ConvInteger, ConvTranspose, the pools, LRN.
 
 use super::Registry;
 use crate::error::Error;
@@ -8,6 +8,7 @@ use crate::op::{AutoPad, ConvAttrs, ConvTransposeAttrs, Op, PoolAttrs};
 pub(super) fn register(reg: &mut Registry) {
     reg.insert("Conv", conv);
     reg.insert("ConvTranspose", conv_transpose);
+    reg.insert("ConvInteger", conv_integer);
     reg.insert("MaxPool", max_pool);
     reg.insert("AveragePool", average_pool);
     reg.insert("LpPool", lp_pool);
@@ -48,6 +49,11 @@ fn conv_attrs(n: &OnnxNode) -> Result<ConvAttrs, Error> {
 
 fn conv(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
     e.pass(Op::Conv(conv_attrs(n)?));
+    Ok(())
+}
+
+fn conv_integer(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
+    e.pass(Op::ConvInteger(conv_attrs(n)?));
     Ok(())
 }
 

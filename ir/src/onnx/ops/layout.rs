@@ -97,7 +97,8 @@ fn transpose(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
 
 fn squeeze(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
     if n.opset < 13 {
-        let axes = n.ints("axes")?;
+        // An empty `axes` attribute meant "every size-1 axis", like an absent one.
+        let axes = n.ints("axes")?.filter(|a| !a.is_empty());
         let axes = axes.map(|a| ints_constant(n, e, "axes", a)).transpose()?;
         let inputs = data_and(e, axes.map(Some));
         e.finish(Op::Squeeze, inputs);

@@ -1,14 +1,14 @@
 //! The table of supported ONNX ops: one `reg.insert("OpType", importer)` line per op, in one
 //! file per family. This table answers "which ONNX ops does tenfold import?".
 
-mod elementwise;
-mod linalg;
 mod conv;
-mod norm;
-mod reduce;
-mod layout;
+mod elementwise;
 mod index;
+mod layout;
+mod linalg;
+mod norm;
 mod quant;
+mod reduce;
 mod resize;
 
 use super::{Emitter, OnnxNode};

@@ -2,6 +2,7 @@
 
 use super::Registry;
 use crate::error::Error;
+use crate::graph::ValueId;
 use crate::onnx::{Emitter, OnnxNode};
 use crate::op::{ArgKind, Op, ReduceKind};
 use crate::tensor::Tensor;
@@ -29,13 +30,9 @@ pub(super) fn register(reg: &mut Registry) {
 }
 
 /// A 1-D i64 constant holding `v`.
-fn i64_constant(
-    n: &OnnxNode,
-    e: &mut Emitter,
-    v: Vec<i64>,
-) -> Result<Option<crate::graph::ValueId>, Error> {
+fn i64_constant(n: &OnnxNode, e: &mut Emitter, v: Vec<i64>) -> Result<ValueId, Error> {
     let t = Tensor::from_i64(vec![v.len()], v).map_err(|err| n.error(err.0))?;
-    Ok(Some(e.constant(t)))
+    Ok(e.constant(t))
 }
 
 /// `axes` is an attribute up to opset 12 for ReduceSum and up to 17 for the others, an input
@@ -63,7 +60,7 @@ fn reduce(n: &OnnxNode, e: &mut Emitter, kind: ReduceKind) -> Result<(), Error> 
         return Ok(());
     }
     let axes = match n.ints("axes")? {
-        Some(a) => i64_constant(n, e, a)?,
+        Some(a) => Some(i64_constant(n, e, a)?),
         None => None,
     };
     let op = Op::Reduce {
@@ -100,7 +97,7 @@ fn top_k(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
         .int_opt("k")?
         .ok_or_else(|| n.attr_error("k", "is required before opset 10"))?;
     let k = i64_constant(n, e, vec![k])?;
-    e.finish(op, vec![e.input(0), k]);
+    e.finish(op, vec![e.input(0), Some(k)]);
     Ok(())
 }
 

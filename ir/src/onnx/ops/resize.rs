@@ -8,9 +8,7 @@
 use super::Registry;
 use crate::error::Error;
 use crate::onnx::{Emitter, OnnxNode};
-use crate::op::{
-    AspectRatioPolicy, CoordinateTransform, NearestMode, Op, ResizeAttrs, ResizeMode,
-};
+use crate::op::{AspectRatioPolicy, CoordinateTransform, NearestMode, Op, ResizeAttrs, ResizeMode};
 use crate::tensor::Tensor;
 
 pub(super) fn register(reg: &mut Registry) {
@@ -101,7 +99,8 @@ fn upsample(node: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
         let s = node
             .floats("scales")?
             .ok_or_else(|| node.attr_error("scales", "is required"))?;
-        let t = Tensor::from_f32(vec![s.len()], s).map_err(|err| node.attr_error("scales", err.0))?;
+        let t =
+            Tensor::from_f32(vec![s.len()], s).map_err(|err| node.attr_error("scales", err.0))?;
         Some(e.constant(t))
     } else {
         // Upsample-1 scales the last two axes of an NCHW tensor.

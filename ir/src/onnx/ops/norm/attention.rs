@@ -24,11 +24,17 @@ fn attention(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
     if let Some(t) = softmax_precision
         && !matches!(t, DType::F32 | DType::F64 | DType::F16 | DType::BF16)
     {
-        return Err(n.attr_error("softmax_precision", format!("must be a float type, got {t}")));
+        return Err(n.attr_error(
+            "softmax_precision",
+            format!("must be a float type, got {t}"),
+        ));
     }
     // The window attributes exist from opset 25.
     let (left_window_size, right_window_size) = if n.opset >= 25 {
-        (window(n, "left_window_size")?, window(n, "right_window_size")?)
+        (
+            window(n, "left_window_size")?,
+            window(n, "right_window_size")?,
+        )
     } else {
         (None, None)
     };

@@ -34,7 +34,11 @@ const DEFAULT_EPSILON: f32 = 1e-5;
 fn softmax(kind: SoftmaxKind, n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
     let coerce_2d = n.opset < 13;
     let axis = n.int("axis", if coerce_2d { 1 } else { -1 })?;
-    e.pass(Op::Softmax { kind, axis, coerce_2d });
+    e.pass(Op::Softmax {
+        kind,
+        axis,
+        coerce_2d,
+    });
     Ok(())
 }
 
@@ -43,7 +47,7 @@ fn softmax(kind: SoftmaxKind, n: &OnnxNode, e: &mut Emitter) -> Result<(), Error
 fn batch_norm(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
     let epsilon = n.float("epsilon", DEFAULT_EPSILON)?;
     if n.opset >= 14 && n.bool("training_mode", false)? {
-        return Err(n.error("training mode is not supported (training_mode=1)"));
+        return Err(n.attr_error("training_mode", "training mode is not supported"));
     }
     if e.n_outputs() > 1 {
         return Err(n.error(
@@ -80,22 +84,46 @@ fn layer_norm(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
 fn group_norm(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
     let num_groups = match n.int_opt("num_groups")? {
         None => return Err(n.attr_error("num_groups", "is required")),
-        Some(g) if g <= 0 => return Err(n.attr_error("num_groups", format!("must be positive, got {g}"))),
+        Some(g) if g <= 0 => {
+            return Err(n.attr_error("num_groups", format!("must be positive, got {g}")));
+        }
         Some(g) => g as usize,
     };
     let epsilon = n.float("epsilon", DEFAULT_EPSILON)?;
     if n.opset >= 21 {
-        e.pass(Op::GroupNormalization { num_groups, epsilon, stash_type: stash_type(n)? });
+        e.pass(Op::GroupNormalization {
+            num_groups,
+            epsilon,
+            stash_type: stash_type(n)?,
+        });
         return Ok(());
     }
     let grouped_shape = e.constant(tensor_i64(vec![0, num_groups as i64, -1]));
     let x = e.input(0);
-    let grouped = e.node(Op::Reshape { allowzero: false }, vec![x, Some(grouped_shape)], 1)[0];
+    let grouped = e.node(
+        Op::Reshape { allowzero: false },
+        vec![x, Some(grouped_shape)],
+        1,
+    )[0];
     // Opset 18 has no stash type: statistics at full precision.
-    let op = Op::GroupNormalization { num_groups, epsilon, stash_type: DType::F64 };
+    let op = Op::GroupNormalization {
+        num_groups,
+        epsilon,
+        stash_type: DType::F64,
+    };
     let normalized = e.node(op, vec![Some(grouped), e.input(1), e.input(2)], 1)[0];
-    let x_shape = e.node(Op::Shape { start: 0, end: None }, vec![x], 1)[0];
-    e.finish(Op::Reshape { allowzero: false }, vec![Some(normalized), Some(x_shape)]);
+    let x_shape = e.node(
+        Op::Shape {
+            start: 0,
+            end: None,
+        },
+        vec![x],
+        1,
+    )[0];
+    e.finish(
+        Op::Reshape { allowzero: false },
+        vec![Some(normalized), Some(x_shape)],
+    );
     Ok(())
 }
 
@@ -113,7 +141,10 @@ fn lp_norm(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
     if p != 1 && p != 2 {
         return Err(n.attr_error("p", format!("must be 1 or 2, got {p}")));
     }
-    e.pass(Op::LpNormalization { axis: n.int("axis", -1)?, p });
+    e.pass(Op::LpNormalization {
+        axis: n.int("axis", -1)?,
+        p,
+    });
     Ok(())
 }
 
@@ -125,8 +156,8 @@ fn mean_variance_norm(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
 
 /// Inference mode: before opset 12 `ratio` is an attribute (made a constant input) and there is
 /// no training switch (`is_test` of opsets < 7 is ignored, as inference ignores it); from 12 on
-/// a constant `training_mode` of true with a non-zero ratio is refused here, a computed one at
-/// run time. The mask is bool from opset 10, of the input's dtype before.
+/// a constant `training_mode` of true with a constant non-zero ratio is refused here, other
+/// training switches at run time. The mask is bool from opset 10, of the input's dtype before.
 fn dropout(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
     let float_mask = n.opset < 10;
     if e.n_outputs() > 2 {
@@ -138,14 +169,20 @@ fn dropout(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
         e.finish(Op::Dropout { float_mask }, vec![e.input(0), Some(ratio)]);
         return Ok(());
     }
-    let constant = |i: usize| e.input(i).and_then(|v| e.constant_of(v)).map(|t| t.to_f64_vec());
+    let constant = |i: usize| {
+        e.input(i)
+            .and_then(|v| e.constant_of(v))
+            .map(|t| t.to_f64_vec())
+    };
     let training = constant(2).is_some_and(|t| t.first().is_some_and(|&b| b != 0.0));
     let ratio = match e.input(1) {
         None => Some(0.5),
         Some(_) => constant(1).and_then(|r| r.first().copied()),
     };
-    if training && ratio.is_none_or(|r| r != 0.0) {
-        return Err(n.error("training mode is not supported (training_mode is true with a non-zero ratio)"));
+    if training && ratio.is_some_and(|r| r != 0.0) {
+        return Err(n.error(
+            "training mode is not supported (training_mode is true with a non-zero ratio)",
+        ));
     }
     e.pass(Op::Dropout { float_mask });
     Ok(())

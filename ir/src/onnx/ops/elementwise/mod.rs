@@ -6,13 +6,14 @@
 //! < 6 Cast names its target by string. Variadic Sum/Mean/Max/Min become chains of binary ops.
 //! `consumed_inputs` (opsets 1-5) has no meaning here and is ignored.
 
+mod cast;
+#[cfg(test)]
+mod tests;
+
 use super::Registry;
-use crate::dtype::DType;
 use crate::error::Error;
 use crate::graph::ValueId;
-use crate::onnx::proto::attribute_proto::AttributeType;
-use crate::onnx::proto::tensor_proto::DataType;
-use crate::onnx::{Emitter, OnnxNode, dtype_from_onnx};
+use crate::onnx::{Emitter, OnnxNode};
 use crate::op::*;
 use crate::tensor::Tensor;
 
@@ -48,17 +49,50 @@ pub(super) fn register(reg: &mut Registry) {
     reg.insert("Sigmoid", |_, e| unary(e, UnaryOp::Sigmoid));
     reg.insert("Softplus", |_, e| unary(e, UnaryOp::Softplus));
     reg.insert("Softsign", |_, e| unary(e, UnaryOp::Softsign));
-    reg.insert("LeakyRelu", |n, e| unary(e, UnaryOp::LeakyRelu { alpha: n.float("alpha", 0.01)? }));
-    reg.insert("Elu", |n, e| unary(e, UnaryOp::Elu { alpha: n.float("alpha", 1.0)? }));
+    reg.insert("LeakyRelu", |n, e| {
+        unary(
+            e,
+            UnaryOp::LeakyRelu {
+                alpha: n.float("alpha", 0.01)?,
+            },
+        )
+    });
+    reg.insert("Elu", |n, e| {
+        unary(
+            e,
+            UnaryOp::Elu {
+                alpha: n.float("alpha", 1.0)?,
+            },
+        )
+    });
     reg.insert("Selu", selu);
-    reg.insert("Celu", |n, e| unary(e, UnaryOp::Celu { alpha: n.float("alpha", 1.0)? }));
+    reg.insert("Celu", |n, e| {
+        unary(
+            e,
+            UnaryOp::Celu {
+                alpha: n.float("alpha", 1.0)?,
+            },
+        )
+    });
     reg.insert("HardSigmoid", hard_sigmoid);
     reg.insert("HardSwish", |_, e| unary(e, UnaryOp::HardSwish));
-    reg.insert("Swish", |n, e| unary(e, UnaryOp::Swish { alpha: n.float("alpha", 1.0)? }));
+    reg.insert("Swish", |n, e| {
+        unary(
+            e,
+            UnaryOp::Swish {
+                alpha: n.float("alpha", 1.0)?,
+            },
+        )
+    });
     reg.insert("Gelu", gelu);
     reg.insert("Mish", |_, e| unary(e, UnaryOp::Mish));
     reg.insert("ThresholdedRelu", |n, e| {
-        unary(e, UnaryOp::ThresholdedRelu { alpha: n.float("alpha", 1.0)? })
+        unary(
+            e,
+            UnaryOp::ThresholdedRelu {
+                alpha: n.float("alpha", 1.0)?,
+            },
+        )
     });
     reg.insert("Shrink", shrink);
 
@@ -67,12 +101,22 @@ pub(super) fn register(reg: &mut Registry) {
     reg.insert("Mul", |n, e| binary(n, e, BinaryOp::Mul));
     reg.insert("Div", |n, e| binary(n, e, BinaryOp::Div));
     reg.insert("Pow", |n, e| binary(n, e, BinaryOp::Pow));
-    reg.insert("Mod", |n, e| binary(n, e, BinaryOp::Mod { fmod: n.bool("fmod", false)? }));
+    reg.insert("Mod", |n, e| {
+        binary(
+            n,
+            e,
+            BinaryOp::Mod {
+                fmod: n.bool("fmod", false)?,
+            },
+        )
+    });
     reg.insert("Equal", |n, e| binary(n, e, BinaryOp::Equal));
     reg.insert("Less", |n, e| binary(n, e, BinaryOp::Less));
     reg.insert("LessOrEqual", |n, e| binary(n, e, BinaryOp::LessOrEqual));
     reg.insert("Greater", |n, e| binary(n, e, BinaryOp::Greater));
-    reg.insert("GreaterOrEqual", |n, e| binary(n, e, BinaryOp::GreaterOrEqual));
+    reg.insert("GreaterOrEqual", |n, e| {
+        binary(n, e, BinaryOp::GreaterOrEqual)
+    });
     reg.insert("And", |n, e| binary(n, e, BinaryOp::And));
     reg.insert("Or", |n, e| binary(n, e, BinaryOp::Or));
     reg.insert("Xor", |n, e| binary(n, e, BinaryOp::Xor));
@@ -89,8 +133,8 @@ pub(super) fn register(reg: &mut Registry) {
 
     reg.insert("Where", |_, e| pass(e, Op::Where));
     reg.insert("Clip", clip);
-    reg.insert("Cast", cast);
-    reg.insert("CastLike", cast_like);
+    reg.insert("Cast", cast::cast);
+    reg.insert("CastLike", cast::cast_like);
 }
 
 fn pass(e: &mut Emitter, op: Op) -> Result<(), Error> {
@@ -214,7 +258,14 @@ fn legacy_broadcast(n: &OnnxNode, e: &mut Emitter) -> Result<Option<ValueId>, Er
         vec![Some(a)],
         1,
     )[0];
-    let count = e.node(Op::Shape { start: 0, end: None }, vec![Some(after)], 1)[0];
+    let count = e.node(
+        Op::Shape {
+            start: 0,
+            end: None,
+        },
+        vec![Some(after)],
+        1,
+    )[0];
     let ones = e.node(
         Op::ConstantOfShape {
             value: tensor_i64(vec![1])?,
@@ -222,9 +273,22 @@ fn legacy_broadcast(n: &OnnxNode, e: &mut Emitter) -> Result<Option<ValueId>, Er
         vec![Some(count)],
         1,
     )[0];
-    let b_shape = e.node(Op::Shape { start: 0, end: None }, vec![Some(b)], 1)[0];
+    let b_shape = e.node(
+        Op::Shape {
+            start: 0,
+            end: None,
+        },
+        vec![Some(b)],
+        1,
+    )[0];
     let shape = e.node(Op::Concat { axis: 0 }, vec![Some(b_shape), Some(ones)], 1)[0];
-    Ok(Some(e.node(Op::Reshape { allowzero: false }, vec![Some(b), Some(shape)], 1)[0]))
+    Ok(Some(
+        e.node(
+            Op::Reshape { allowzero: false },
+            vec![Some(b), Some(shape)],
+            1,
+        )[0],
+    ))
 }
 
 fn tensor_i64(v: Vec<i64>) -> Result<Tensor, Error> {
@@ -273,7 +337,11 @@ fn mean(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
     let (acc, last) = chain(e, BinaryOp::Add, &inputs);
     let sum = e.node(Op::Binary(BinaryOp::Add), vec![Some(acc), Some(last)], 1)[0];
     let count = e.constant(Tensor::scalar_f32(inputs.len() as f32));
-    let count = e.node(Op::CastLike { saturate: true }, vec![Some(count), Some(inputs[0])], 1)[0];
+    let count = e.node(
+        Op::CastLike { saturate: true },
+        vec![Some(count), Some(inputs[0])],
+        1,
+    )[0];
     e.finish(Op::Binary(BinaryOp::Div), vec![Some(sum), Some(count)]);
     Ok(())
 }
@@ -286,7 +354,10 @@ fn clip(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
     }
     let x = e.input(0);
     let (lo, hi) = if n.opset >= 6 {
-        (Some(n.float("min", f32::MIN)?), Some(n.float("max", f32::MAX)?))
+        (
+            Some(n.float("min", f32::MIN)?),
+            Some(n.float("max", f32::MAX)?),
+        )
     } else {
         (n.float_opt("min")?, n.float_opt("max")?)
     };
@@ -299,50 +370,4 @@ fn clip(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
     let (lo, hi) = (bound(lo), bound(hi));
     e.finish(Op::Clip, vec![x, lo, hi]);
     Ok(())
-}
-
-fn cast(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
-    let to = cast_target(n)?;
-    check_round_mode(n, Some(to))?;
-    let saturate = n.bool("saturate", true)?;
-    pass(e, Op::Cast { to, saturate })
-}
-
-fn cast_like(n: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
-    let like = e.input(1).and_then(|v| e.graph.value(v).ty.as_ref()).map(|t| t.dtype);
-    check_round_mode(n, like)?;
-    let saturate = n.bool("saturate", true)?;
-    pass(e, Op::CastLike { saturate })
-}
-
-/// Cast's `to`: a `TensorProto.DataType` code, or before opset 6 its name (`"FLOAT"`).
-fn cast_target(n: &OnnxNode) -> Result<DType, Error> {
-    let attr = n.proto.attribute.iter().find(|a| a.name == "to");
-    let Some(attr) = attr else {
-        return Err(n.attr_error("to", "is required"));
-    };
-    if attr.r#type != AttributeType::String as i32 {
-        return n.dtype_opt("to")?.ok_or_else(|| n.attr_error("to", "is required"));
-    }
-    let name = n.string("to", "")?;
-    let code = DataType::from_str_name(&name.to_uppercase())
-        .ok_or_else(|| n.bad_value("to", &name))?;
-    dtype_from_onnx(code as i32)
-        .ok_or_else(|| n.attr_error("to", format!("element type {name} is not supported")))
-}
-
-/// Cast's `round_mode` (opset 24+) only affects casts to float8e8m0. The IR's Cast rounds
-/// e8m0 `up`, the default; the other modes are reported as unsupported when they could
-/// matter (the target is e8m0 or, for CastLike, not known at import).
-fn check_round_mode(n: &OnnxNode, target: Option<DType>) -> Result<(), Error> {
-    let mode = n.string("round_mode", "up")?;
-    match mode.as_str() {
-        "up" => Ok(()),
-        "down" | "nearest" if target.is_some_and(|t| t != DType::F8E8M0) => Ok(()),
-        "down" | "nearest" => Err(n.attr_error(
-            "round_mode",
-            format!("'{mode}' is not supported for casts to float8e8m0 (only 'up')"),
-        )),
-        other => Err(n.bad_value("round_mode", other)),
-    }
 }
