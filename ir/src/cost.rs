@@ -146,9 +146,80 @@ pub fn flops(op: &Op, inputs: &[Option<&TensorType>], outputs: &[TensorType]) ->
                 taps_per_axis.saturating_pow(rank as u32),
             ))
         }
+        Op::GridSample { mode, .. } => {
+            // Per output element: one multiply-add per tap of the interpolation window.
+            let k = input(inputs, 0)?.rank()?.checked_sub(2)? as u32;
+            let taps_per_axis: u64 = match mode {
+                ResizeMode::Nearest => return Some(0),
+                ResizeMode::Linear => 2,
+                ResizeMode::Cubic => 4,
+            };
+            Some(mul(mul(2, out_elems()?), taps_per_axis.saturating_pow(k)))
+        }
+        // Per grid element: a dot product of k + 1 terms (k multiply-adds).
+        Op::AffineGrid { .. } => {
+            let k = *dims(outputs.first()?)?.last()? as u64;
+            Some(mul(mul(2, out_elems()?), k))
+        }
+        Op::CenterCropPad { .. } | Op::MaxUnpool { .. } => Some(0),
+        // Per output element: a 4-tap bilinear sample (4 multiply-adds) per grid sample; with
+        // `sampling_ratio` 0 the grid size depends on the roi values, so it is not known.
+        Op::RoiAlign(a) => {
+            let samples = (a.sampling_ratio as u64).checked_pow(2).filter(|&s| s > 0)?;
+            Some(mul(mul(8, samples), out_elems()?))
+        }
         Op::QuantizeLinear(_) => Some(mul(3, in_elems(0)?)),
         Op::DequantizeLinear(_) => Some(mul(2, in_elems(0)?)),
         Op::DynamicQuantizeLinear => Some(mul(5, in_elems(0)?)),
+        Op::Recurrent(a) => {
+            // Per step, direction and batch row: the X W^T and H R^T products over every gate
+            // row, plus one activation per gate element.
+            let x = dims(input(inputs, 0)?)?;
+            let r = dims(input(inputs, 2)?)?;
+            let (rows, input_size) = (mul(*x.first()?, *x.get(1)?), *x.get(2)?);
+            let (gate_rows, hidden) = (*r.get(1)?, *r.get(2)?);
+            let per_gate_row = mul(2, input_size.saturating_add(hidden)) + TRANSCENDENTAL;
+            let steps = mul(rows, a.direction.count() as u64);
+            Some(mul(mul(steps, gate_rows), per_gate_row))
+        }
+        // One cosine-sum per sample.
+        Op::Window { .. } => Some(mul(TRANSCENDENTAL + 3, out_elems()?)),
+        // A direct transform: each output bin is a complex multiply-add (8 FLOPs) per input
+        // sample along the axis, plus a twiddle factor (sin and cos).
+        Op::Dft { .. } => {
+            let x = dims(input(inputs, 0)?)?;
+            let out = dims(outputs.first()?)?;
+            let samples = x.iter().zip(&out).find(|(a, b)| a != b).map_or(1, |(a, _)| *a);
+            let bins = numel(outputs.first()?)? / out.last().copied().filter(|&c| c > 0)?;
+            Some(mul(mul(bins, samples.max(1)), 8 + 2 * TRANSCENDENTAL))
+        }
+        // Per frame: a windowing multiply and a direct DFT over `frame_length` samples.
+        Op::Stft { .. } => {
+            let out = dims(outputs.first()?)?;
+            let bins = *out.get(2)?;
+            let frame_samples = if input(inputs, 2).is_some() {
+                *dims(input(inputs, 2)?)?.first()?
+            } else {
+                bins
+            };
+            let frames = mul(*out.first()?, *out.get(1)?);
+            Some(mul(frames, mul(bins, frame_samples) * (8 + 2 * TRANSCENDENTAL) + frame_samples))
+        }
+        // One threshold comparison and sort key per score; the data-dependent IoU tests are not
+        // knowable from types.
+        Op::NonMaxSuppression { .. } => in_elems(1),
+        Op::BitCast { .. } => Some(0),
+        // One comparison per input element (the sort's log factor is not charged, as for TopK).
+        Op::Unique { .. } => in_elems(0),
+        // Sigmoid of the scaled gate, then two multiplies.
+        Op::SwiGlu { .. } => Some(mul(TRANSCENDENTAL + 3, out_elems()?)),
+        Op::TensorScatter { .. } => Some(0),
+        // LU elimination: about 2/3 M^3 multiply-adds' worth per matrix, counted as 2 M^3 / 3.
+        Op::Det => {
+            let x = input(inputs, 0)?;
+            let m = *dims(x)?.last()?;
+            Some(mul(numel(x)? / m.max(1), 2 * m * m / 3))
+        }
     }
 }
 

@@ -12,14 +12,23 @@
 //! Invariant: `infer` matches every `Op` variant explicitly.
 
 mod conv;
+mod detection;
+mod bits;
+mod set;
+mod cache;
+mod determinant;
+mod gated;
 mod elementwise;
 mod index;
 mod layout;
 mod linalg;
 mod norm;
 mod quant;
+mod recurrent;
 mod reduce;
+mod signal;
 mod resize;
+mod sampling;
 
 use crate::error::{Error, OpError};
 use crate::graph::{Graph, Source};
@@ -170,9 +179,28 @@ pub fn infer(
             batch_axis,
             time_axis,
         } => index::reverse_sequence(*batch_axis, *time_axis, inputs),
+        Op::GridSample { .. } => sampling::grid_sample(inputs),
+        Op::AffineGrid { .. } => sampling::affine_grid(inputs),
+        Op::CenterCropPad { axes } => sampling::center_crop_pad(axes.as_deref(), inputs),
+        Op::RoiAlign(a) => sampling::roi_align(a, inputs),
+        Op::MaxUnpool {
+            kernel_shape,
+            pads,
+            strides,
+        } => sampling::max_unpool(kernel_shape, pads, strides, inputs),
         Op::QuantizeLinear(a) => quant::quantize_linear(a, inputs),
         Op::DequantizeLinear(a) => quant::dequantize_linear(a, inputs),
         Op::DynamicQuantizeLinear => quant::dynamic_quantize_linear(inputs),
+        Op::Recurrent(a) => recurrent::recurrent(a, inputs, n_outputs),
+        Op::Window { dtype, .. } => signal::window(*dtype, inputs),
+        Op::Dft { inverse, onesided } => signal::dft(*inverse, *onesided, inputs),
+        Op::Stft { onesided } => signal::stft(*onesided, inputs),
+        Op::NonMaxSuppression { .. } => detection::non_max_suppression(inputs),
+        Op::BitCast { to } => bits::bit_cast(*to, inputs),
+        Op::Unique { axis, .. } => set::unique(*axis, inputs, n_outputs),
+        Op::SwiGlu { .. } => gated::swiglu(inputs),
+        Op::TensorScatter { .. } => cache::tensor_scatter(inputs),
+        Op::Det => determinant::det(inputs),
     }
 }
 

@@ -9,14 +9,23 @@
 //! Invariant: `eval` matches every `Op` variant explicitly.
 
 pub(crate) mod conv;
+mod detection;
+mod bits;
+mod set;
+mod cache;
+mod determinant;
+mod gated;
 mod elementwise;
 mod index;
 pub(crate) mod layout;
 pub(crate) mod linalg;
 mod norm;
 pub(crate) mod quant;
+mod recurrent;
 mod reduce;
+pub(crate) mod signal;
 pub(crate) mod resize;
+pub(crate) mod sampling;
 pub mod util;
 
 use crate::error::{Error, OpError};
@@ -155,9 +164,38 @@ pub fn eval(op: &Op, inputs: &[Option<&Tensor>], n_outputs: usize) -> Result<Vec
             batch_axis,
             time_axis,
         } => index::reverse_sequence(*batch_axis, *time_axis, inputs),
+        Op::GridSample {
+            mode,
+            padding,
+            align_corners,
+        } => sampling::grid_sample(*mode, *padding, *align_corners, inputs),
+        Op::AffineGrid { align_corners } => sampling::affine_grid(*align_corners, inputs),
+        Op::CenterCropPad { axes } => sampling::center_crop_pad(axes.as_deref(), inputs),
+        Op::RoiAlign(a) => sampling::roi_align(a, inputs),
+        Op::MaxUnpool {
+            kernel_shape,
+            pads,
+            strides,
+        } => sampling::max_unpool(kernel_shape, pads, strides, inputs),
         Op::QuantizeLinear(a) => quant::quantize_linear(a, inputs),
         Op::DequantizeLinear(a) => quant::dequantize_linear(a, inputs),
         Op::DynamicQuantizeLinear => quant::dynamic_quantize_linear(inputs),
+        Op::Recurrent(a) => recurrent::recurrent(a, inputs, n_outputs),
+        Op::Window {
+            kind,
+            periodic,
+            dtype,
+        } => signal::window(*kind, *periodic, *dtype, inputs),
+        Op::Dft { inverse, onesided } => signal::dft_op(*inverse, *onesided, inputs),
+        Op::Stft { onesided } => signal::stft(*onesided, inputs),
+        Op::NonMaxSuppression { center_point_box } => {
+            detection::non_max_suppression(*center_point_box, inputs)
+        }
+        Op::BitCast { to } => bits::bit_cast(*to, inputs),
+        Op::Unique { axis, sorted } => set::unique(*axis, *sorted, inputs, n_outputs),
+        Op::SwiGlu { alpha } => gated::swiglu(*alpha, inputs),
+        Op::TensorScatter { axis, circular } => cache::tensor_scatter(*axis, *circular, inputs),
+        Op::Det => determinant::det(inputs),
     }
 }
 

@@ -16,7 +16,10 @@ mod linalg;
 mod nn;
 mod norm;
 mod quant;
+mod recurrent;
 mod reduce;
+mod signal;
+mod sampling;
 
 pub use elementwise::{BinaryOp, UnaryOp};
 pub use index::{
@@ -27,7 +30,10 @@ pub use linalg::GemmAttrs;
 pub use nn::{AutoPad, ConvAttrs, ConvTransposeAttrs, PoolAttrs};
 pub use norm::{AttentionAttrs, LossReduction, SoftmaxKind};
 pub use quant::QuantAttrs;
+pub use recurrent::{RnnActivation, RnnAttrs, RnnCell, RnnDirection};
+pub use signal::WindowKind;
 pub use reduce::{ArgKind, ReduceKind};
+pub use sampling::{GridPadding, RoiAlignAttrs, RoiPoolMode};
 
 use crate::dtype::DType;
 use crate::tensor::Tensor;
@@ -247,6 +253,27 @@ pub enum Op {
     /// inputs: x, sequence_lens.
     ReverseSequence { batch_axis: i64, time_axis: i64 },
 
+    // ---- spatial sampling ----
+    /// inputs: x (N, C, D1..Dk), grid (N, O1..Om, k).
+    GridSample {
+        mode: ResizeMode,
+        padding: GridPadding,
+        align_corners: bool,
+    },
+    /// inputs: theta (N, k, k + 1), size (i64 [N, C, D1..Dk]).
+    AffineGrid { align_corners: bool },
+    /// inputs: x, shape (i64, one value per axis of `axes`, or per axis of x when `None`).
+    CenterCropPad { axes: Option<Vec<i64>> },
+    /// inputs: x (N, C, H, W), rois (R, 4), batch_indices (i64 [R]).
+    RoiAlign(RoiAlignAttrs),
+    /// inputs: x, indices (flat positions in the unpooled tensor), output_shape?; empty
+    /// `pads`/`strides` take the defaults (0, 1).
+    MaxUnpool {
+        kernel_shape: Vec<usize>,
+        pads: Vec<usize>,
+        strides: Vec<usize>,
+    },
+
     // ---- quantization ----
     /// inputs: x, y_scale, y_zero_point?.
     QuantizeLinear(QuantAttrs),
@@ -254,6 +281,44 @@ pub enum Op {
     DequantizeLinear(QuantAttrs),
     /// inputs: x; outputs: y (u8), y_scale, y_zero_point.
     DynamicQuantizeLinear,
+
+    // ---- recurrent ----
+    /// inputs: x, w, r, b?, sequence_lens?, initial_h?, and for LSTM initial_c?, p?;
+    /// outputs: y?, y_h?, and for LSTM y_c?.
+    Recurrent(RnnAttrs),
+
+    // ---- signal processing ----
+    /// inputs: size (scalar integer); output `[size]` of `dtype`.
+    Window {
+        kind: WindowKind,
+        periodic: bool,
+        dtype: DType,
+    },
+    /// inputs: x `[..., n, ..., 1 | 2]` (real or complex), dft_length?, axis (scalar).
+    Dft { inverse: bool, onesided: bool },
+    /// inputs: signal `[batch, length, 1 | 2]`, frame_step, window?, frame_length?.
+    Stft { onesided: bool },
+
+    // ---- detection ----
+    /// inputs: boxes, scores, max_output_boxes_per_class?, iou_threshold?, score_threshold?;
+    /// output i64 [selected, 3].
+    NonMaxSuppression { center_point_box: bool },
+
+    // ---- bit reinterpretation ----
+    /// inputs: x (the bits of each element read as `to`, of equal width).
+    BitCast { to: DType },
+
+    // ---- sets ----
+    /// inputs: x; outputs: y, indices?, inverse_indices?, counts? (i64). `axis: None` flattens.
+    Unique { axis: Option<i64>, sorted: bool },
+
+    // ---- gated activations, cache updates, determinants ----
+    /// inputs: a (gate), b (value), identical shapes; `a * sigmoid(alpha * a) * b`.
+    SwiGlu { alpha: f32 },
+    /// inputs: past_cache, update, write_indices?; output: the updated cache.
+    TensorScatter { axis: i64, circular: bool },
+    /// inputs: x [*, M, M]; output [*].
+    Det,
 }
 
 impl Op {
@@ -329,9 +394,28 @@ impl Op {
             Op::Resize(_) => "Resize",
             Op::Compress { .. } => "Compress",
             Op::ReverseSequence { .. } => "ReverseSequence",
+            Op::GridSample { .. } => "GridSample",
+            Op::AffineGrid { .. } => "AffineGrid",
+            Op::CenterCropPad { .. } => "CenterCropPad",
+            Op::RoiAlign(_) => "RoiAlign",
+            Op::MaxUnpool { .. } => "MaxUnpool",
             Op::QuantizeLinear(_) => "QuantizeLinear",
             Op::DequantizeLinear(_) => "DequantizeLinear",
             Op::DynamicQuantizeLinear => "DynamicQuantizeLinear",
+            Op::Recurrent(a) => match a.cell {
+                RnnCell::Simple => "RNN",
+                RnnCell::Gru { .. } => "GRU",
+                RnnCell::Lstm { .. } => "LSTM",
+            },
+            Op::Window { kind, .. } => kind.name(),
+            Op::Dft { .. } => "DFT",
+            Op::Stft { .. } => "STFT",
+            Op::NonMaxSuppression { .. } => "NonMaxSuppression",
+            Op::BitCast { .. } => "BitCast",
+            Op::Unique { .. } => "Unique",
+            Op::SwiGlu { .. } => "SwiGLU",
+            Op::TensorScatter { .. } => "TensorScatter",
+            Op::Det => "Det",
         }
     }
 }

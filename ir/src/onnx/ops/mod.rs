@@ -2,14 +2,23 @@
 //! file per family. This table answers "which ONNX ops does tenfold import?".
 
 mod conv;
+mod detection;
+mod bits;
+mod set;
+mod cache;
+mod determinant;
+mod gated;
 mod elementwise;
 mod index;
 mod layout;
 mod linalg;
 mod norm;
 mod quant;
+mod recurrent;
 mod reduce;
+mod signal;
 mod resize;
+mod sampling;
 
 use super::{Emitter, OnnxNode};
 use crate::error::Error;
@@ -54,5 +63,14 @@ pub fn registry() -> Registry {
     index::register(&mut reg);
     quant::register(&mut reg);
     resize::register(&mut reg);
+    sampling::register(&mut reg);
+    recurrent::register(&mut reg);
+    signal::register(&mut reg);
+    detection::register(&mut reg);
+    bits::register(&mut reg);
+    set::register(&mut reg);
+    gated::register(&mut reg);
+    cache::register(&mut reg);
+    determinant::register(&mut reg);
     reg
 }

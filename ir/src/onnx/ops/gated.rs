@@ -1,0 +1,15 @@
+//! ONNX importers for gated activations: SwiGLU.
+
+use super::Registry;
+use crate::error::Error;
+use crate::onnx::{Emitter, OnnxNode};
+use crate::op::Op;
+
+pub(super) fn register(reg: &mut Registry) {
+    reg.insert("SwiGLU", |n: &OnnxNode, e: &mut Emitter| {
+        e.pass(Op::SwiGlu {
+            alpha: n.float("alpha", 1.0)?,
+        });
+        Ok(())
+    });
+}
