@@ -158,14 +158,40 @@ pub fn flops(op: &Op, inputs: &[Option<&TensorType>], outputs: &[TensorType]) ->
         }
         // Per grid element: a dot product of k + 1 terms (k multiply-adds).
         Op::AffineGrid { .. } => {
-            let k = *dims(outputs.first()?)?.last()? as u64;
+            let k = *dims(outputs.first()?)?.last()?;
             Some(mul(mul(2, out_elems()?), k))
         }
         Op::CenterCropPad { .. } | Op::MaxUnpool { .. } => Some(0),
+        // One add per input element summed into the image.
+        Op::Col2Im { .. } => in_elems(0),
+        // The convolution over the sampled columns (one multiply-add per weight per output),
+        // plus per column entry (image, channel, tap, position) a bilinear sample (4
+        // multiply-adds) and a mask multiply, plus the bias.
+        Op::DeformConv(_) => {
+            let w = dims(input(inputs, 1)?)?;
+            let x = dims(input(inputs, 0)?)?;
+            let out = dims(outputs.first()?)?;
+            let taps = product(w.get(2..)?);
+            let per_output = mul(*w.get(1)?, taps);
+            let positions = product(out.get(2..)?);
+            let samples = mul(mul(*x.first()?, *x.get(1)?), mul(taps, positions));
+            let bias = if input(inputs, 3).is_some() {
+                out_elems()?
+            } else {
+                0
+            };
+            Some(
+                mul(mul(2, out_elems()?), per_output)
+                    .saturating_add(mul(9, samples))
+                    .saturating_add(bias),
+            )
+        }
         // Per output element: a 4-tap bilinear sample (4 multiply-adds) per grid sample; with
         // `sampling_ratio` 0 the grid size depends on the roi values, so it is not known.
         Op::RoiAlign(a) => {
-            let samples = (a.sampling_ratio as u64).checked_pow(2).filter(|&s| s > 0)?;
+            let samples = (a.sampling_ratio as u64)
+                .checked_pow(2)
+                .filter(|&s| s > 0)?;
             Some(mul(mul(8, samples), out_elems()?))
         }
         Op::QuantizeLinear(_) => Some(mul(3, in_elems(0)?)),
@@ -187,11 +213,19 @@ pub fn flops(op: &Op, inputs: &[Option<&TensorType>], outputs: &[TensorType]) ->
         // A direct transform: each output bin is a complex multiply-add (8 FLOPs) per input
         // sample along the axis, plus a twiddle factor (sin and cos).
         Op::Dft { .. } => {
+            // The axis is an input value, not a type: it is the one signal dim whose length
+            // changes, or, when none does, at most the longest one.
             let x = dims(input(inputs, 0)?)?;
             let out = dims(outputs.first()?)?;
-            let samples = x.iter().zip(&out).find(|(a, b)| a != b).map_or(1, |(a, _)| *a);
+            let signal_dims = x.len().checked_sub(1)?;
+            let samples = x[..signal_dims]
+                .iter()
+                .zip(&out)
+                .find(|(a, b)| a != b)
+                .map(|(a, _)| *a)
+                .or_else(|| x[..signal_dims].iter().copied().max())?;
             let bins = numel(outputs.first()?)? / out.last().copied().filter(|&c| c > 0)?;
-            Some(mul(mul(bins, samples.max(1)), 8 + 2 * TRANSCENDENTAL))
+            Some(mul(mul(bins, samples), 8 + 2 * TRANSCENDENTAL))
         }
         // Per frame: a windowing multiply and a direct DFT over `frame_length` samples.
         Op::Stft { .. } => {
@@ -203,22 +237,47 @@ pub fn flops(op: &Op, inputs: &[Option<&TensorType>], outputs: &[TensorType]) ->
                 bins
             };
             let frames = mul(*out.first()?, *out.get(1)?);
-            Some(mul(frames, mul(bins, frame_samples) * (8 + 2 * TRANSCENDENTAL) + frame_samples))
+            let per_frame = mul(mul(bins, frame_samples), 8 + 2 * TRANSCENDENTAL);
+            Some(mul(frames, per_frame.saturating_add(frame_samples)))
         }
+        // One interpolation (subtract, divide) per output weight.
+        Op::MelWeightMatrix { .. } => Some(mul(2, out_elems()?)),
         // One threshold comparison and sort key per score; the data-dependent IoU tests are not
         // knowable from types.
         Op::NonMaxSuppression { .. } => in_elems(1),
         Op::BitCast { .. } => Some(0),
         // One comparison per input element (the sort's log factor is not charged, as for TopK).
         Op::Unique { .. } => in_elems(0),
-        // Sigmoid of the scaled gate, then two multiplies.
+        // Scale the gate, its sigmoid (an activation), then two multiplies.
         Op::SwiGlu { .. } => Some(mul(TRANSCENDENTAL + 3, out_elems()?)),
         Op::TensorScatter { .. } => Some(0),
         // LU elimination: about 2/3 M^3 multiply-adds' worth per matrix, counted as 2 M^3 / 3.
         Op::Det => {
             let x = input(inputs, 0)?;
             let m = *dims(x)?.last()?;
-            Some(mul(numel(x)? / m.max(1), 2 * m * m / 3))
+            Some(mul(numel(x)? / m.max(1), mul(2 * m, m) / 3))
+        }
+        Op::LinearAttention(a) => {
+            // Per token and kv head: state update and (delta) retrieval, 2 d_k d_v each, plus
+            // the decay; per query head a 2 d_k d_v read.
+            let out = dims(outputs.first()?)?;
+            let state = dims(outputs.get(1)?)?;
+            let tokens = mul(*out.first()?, *out.get(1)?);
+            let state_elems = mul(*state.get(2)?, *state.get(3)?);
+            let per_kv = mul(
+                2 * (1 + u64::from(a.delta)) + u64::from(a.gated),
+                state_elems,
+            );
+            let per_token = mul(a.kv_num_heads as u64, per_kv)
+                .saturating_add(mul(2 * a.q_num_heads as u64, state_elems));
+            Some(mul(tokens, per_token))
+        }
+        Op::CausalConvWithState { silu } => {
+            // Per output element: k multiply-adds, the bias, and SiLU's sigmoid and multiply.
+            let k = *dims(input(inputs, 1)?)?.last()?;
+            let bias = u64::from(input(inputs, 2).is_some());
+            let activation = if *silu { TRANSCENDENTAL + 1 } else { 0 };
+            Some(mul(2 * k + bias + activation, out_elems()?))
         }
     }
 }

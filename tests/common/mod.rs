@@ -2,7 +2,7 @@
 //! `test_data_set_N/{input,output}_K.pb`) and comparing tensors with stated tolerances.
 #![allow(dead_code)]
 
-use ir::{DType, Tensor};
+use ir::Tensor;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -123,53 +123,35 @@ pub fn compare(got: &Tensor, want: &Tensor, rtol: f64, atol: f64) -> Result<(), 
             want.shape()
         ));
     }
-    if got.dtype().is_float() {
-        let (g, w) = (got.to_f64_vec(), want.to_f64_vec());
-        let mut worst: Option<(usize, f64)> = None;
-        for (i, (&a, &b)) in g.iter().zip(&w).enumerate() {
-            let ok = (a.is_nan() && b.is_nan())
-                || (a == b)
-                || (a.is_finite() && b.is_finite() && (a - b).abs() <= atol + rtol * b.abs());
-            if !ok {
-                let excess = if a.is_finite() && b.is_finite() {
-                    (a - b).abs()
-                } else {
-                    f64::INFINITY
-                };
-                if worst.is_none_or(|(_, e)| excess > e) {
-                    worst = Some((i, excess));
-                }
-            }
-        }
-        if let Some((i, _)) = worst {
-            let bad = g
-                .iter()
-                .zip(&w)
-                .filter(|(a, b)| {
-                    !(a.is_nan() && b.is_nan())
-                        && a != b
-                        && !((*a - *b).abs() <= atol + rtol * b.abs())
-                })
-                .count();
-            return Err(format!(
-                "{bad} of {} elements differ; worst at {i}: got {}, expected {}",
-                g.len(),
-                g[i],
-                w[i]
-            ));
-        }
-        Ok(())
-    } else {
-        let (g, w) = if got.dtype() == DType::Bool {
-            (got.to_i128_vec(), want.to_i128_vec())
-        } else {
-            (got.to_i128_vec(), want.to_i128_vec())
-        };
-        match g.iter().zip(&w).position(|(a, b)| a != b) {
+    if !got.dtype().is_float() {
+        let (g, w) = (got.to_i128_vec(), want.to_i128_vec());
+        return match g.iter().zip(&w).position(|(a, b)| a != b) {
             None => Ok(()),
             Some(i) => Err(format!("element {i}: got {}, expected {}", g[i], w[i])),
-        }
+        };
     }
+    let (g, w) = (got.to_f64_vec(), want.to_f64_vec());
+    let bad: Vec<usize> = (0..g.len())
+        .filter(|&i| !close(g[i], w[i], rtol, atol))
+        .collect();
+    let Some(&worst) = bad.iter().max_by(|&&i, &&j| {
+        let excess = |k: usize| (g[k] - w[k]).abs();
+        excess(i).total_cmp(&excess(j))
+    }) else {
+        return Ok(());
+    };
+    Err(format!(
+        "{} of {} elements differ; worst at {worst}: got {}, expected {}",
+        bad.len(),
+        g.len(),
+        g[worst],
+        w[worst]
+    ))
+}
+
+/// numpy's `isclose` with `equal_nan`: NaN matches NaN, infinities match by sign.
+fn close(a: f64, b: f64, rtol: f64, atol: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= atol + rtol * b.abs()
 }
 
 /// Runs every data set of a case through `run` and compares outputs.

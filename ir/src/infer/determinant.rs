@@ -15,7 +15,13 @@ pub fn det(inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
     let square = rank >= 2
         && !matches!((&shape[rank - 2], &shape[rank - 1]), (Dim::Static(a), Dim::Static(b)) if a != b);
     if !square {
-        op_bail!("Det needs square matrices [*, M, M], got shape {}", display_shape(shape));
+        op_bail!(
+            "Det needs square matrices [*, M, M], got shape {}",
+            display_shape(shape)
+        );
     }
-    Ok(vec![TensorType::new(x.ty.dtype, shape[..rank - 2].to_vec())])
+    Ok(vec![TensorType::new(
+        x.ty.dtype,
+        shape[..rank - 2].to_vec(),
+    )])
 }

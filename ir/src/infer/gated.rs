@@ -18,7 +18,9 @@ pub fn swiglu(inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError> {
     }
     if let (Some(a), Some(b)) = (&gate.ty.shape, &value.ty.shape) {
         let clash = a.len() != b.len()
-            || a.iter().zip(b).any(|p| matches!(p, (Dim::Static(x), Dim::Static(y)) if x != y));
+            || a.iter()
+                .zip(b)
+                .any(|p| matches!(p, (Dim::Static(x), Dim::Static(y)) if x != y));
         if clash {
             op_bail!(
                 "SwiGLU inputs must have identical shapes, got {} and {}",

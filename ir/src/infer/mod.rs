@@ -11,14 +11,13 @@
 //!
 //! Invariant: `infer` matches every `Op` variant explicitly.
 
+mod bits;
+mod cache;
 mod conv;
 mod detection;
-mod bits;
-mod set;
-mod cache;
 mod determinant;
-mod gated;
 mod elementwise;
+mod gated;
 mod index;
 mod layout;
 mod linalg;
@@ -26,9 +25,11 @@ mod norm;
 mod quant;
 mod recurrent;
 mod reduce;
-mod signal;
 mod resize;
 mod sampling;
+mod set;
+mod signal;
+mod stateful;
 
 use crate::error::{Error, OpError};
 use crate::graph::{Graph, Source};
@@ -188,6 +189,12 @@ pub fn infer(
             pads,
             strides,
         } => sampling::max_unpool(kernel_shape, pads, strides, inputs),
+        Op::Col2Im {
+            dilations,
+            pads,
+            strides,
+        } => sampling::col2im(dilations, pads, strides, inputs),
+        Op::DeformConv(a) => sampling::deform_conv(a, inputs),
         Op::QuantizeLinear(a) => quant::quantize_linear(a, inputs),
         Op::DequantizeLinear(a) => quant::dequantize_linear(a, inputs),
         Op::DynamicQuantizeLinear => quant::dynamic_quantize_linear(inputs),
@@ -195,12 +202,15 @@ pub fn infer(
         Op::Window { dtype, .. } => signal::window(*dtype, inputs),
         Op::Dft { inverse, onesided } => signal::dft(*inverse, *onesided, inputs),
         Op::Stft { onesided } => signal::stft(*onesided, inputs),
+        Op::MelWeightMatrix { dtype } => signal::mel_weight_matrix(*dtype, inputs),
         Op::NonMaxSuppression { .. } => detection::non_max_suppression(inputs),
         Op::BitCast { to } => bits::bit_cast(*to, inputs),
         Op::Unique { axis, .. } => set::unique(*axis, inputs, n_outputs),
         Op::SwiGlu { .. } => gated::swiglu(inputs),
         Op::TensorScatter { .. } => cache::tensor_scatter(inputs),
         Op::Det => determinant::det(inputs),
+        Op::LinearAttention(a) => stateful::linear_attention(a, inputs),
+        Op::CausalConvWithState { .. } => stateful::causal_conv_with_state(inputs),
     }
 }
 

@@ -1,10 +1,12 @@
 //! Shape rules of spatial sampling ops: `GridSample`, `AffineGrid`, `CenterCropPad`,
-//! `RoiAlign`, `MaxUnpool`.
+//! `RoiAlign`, `MaxUnpool`, `Col2Im`, `DeformConv`.
 
 use super::{Known, fresh_dim, opt, req};
 use crate::error::OpError;
-use crate::interp::sampling::{crop_targets, spatial_sizes, unpooled_shape};
-use crate::op::RoiAlignAttrs;
+use crate::interp::sampling::{
+    col2im_shape, crop_targets, deform_conv_plan, spatial_sizes, unpooled_shape,
+};
+use crate::op::{DeformConvAttrs, RoiAlignAttrs};
 use crate::op_err;
 use crate::shape::{Dim, TensorType, concrete, display_shape};
 
@@ -62,7 +64,10 @@ pub fn affine_grid(inputs: &[Option<Known>]) -> Result<Vec<TensorType>, OpError>
             let mut out = vec![ts[0]];
             out.extend_from_slice(&spatial);
             out.push(spatial.len());
-            return Ok(vec![TensorType::new(dtype, crate::shape::static_shape(&out))]);
+            return Ok(vec![TensorType::new(
+                dtype,
+                crate::shape::static_shape(&out),
+            )]);
         }
     }
     // Without both values, the rank still follows from theta's (N, k, k + 1).
@@ -101,7 +106,9 @@ pub fn center_crop_pad(
                     out[a] = fresh_dim("center_crop_pad");
                 }
             }
-            None => out.iter_mut().for_each(|d| *d = fresh_dim("center_crop_pad")),
+            None => out
+                .iter_mut()
+                .for_each(|d| *d = fresh_dim("center_crop_pad")),
         }
         return Ok(vec![TensorType::new(dtype, out)]);
     };
@@ -121,7 +128,10 @@ pub fn roi_align(a: &RoiAlignAttrs, inputs: &[Option<Known>]) -> Result<Vec<Tens
     let channels = match x.ty.shape.as_deref() {
         Some([_, c, _, _]) => c.clone(),
         Some(s) => {
-            return Err(op_err!("x must be 4-D (N, C, H, W), got {}", display_shape(s)));
+            return Err(op_err!(
+                "x must be 4-D (N, C, H, W), got {}",
+                display_shape(s)
+            ));
         }
         None => fresh_dim("roi_align_channels"),
     };
@@ -184,4 +194,94 @@ pub fn max_unpool(
     let unpooled = unpooled_shape(&concrete_x, kernel_shape, pads, strides)?;
     out.extend(unpooled[2..].iter().map(|&d| Dim::Static(d)));
     Ok(vec![TensorType::new(dtype, out)])
+}
+
+/// inputs: input, image_shape, block_shape. Output: (N, C, image_shape...).
+pub fn col2im(
+    dilations: &[usize],
+    pads: &[usize],
+    strides: &[usize],
+    inputs: &[Option<Known>],
+) -> Result<Vec<TensorType>, OpError> {
+    let input = req(inputs, 0)?;
+    let image_shape = req(inputs, 1)?;
+    let block_shape = req(inputs, 2)?;
+    require_float(&input, "input")?;
+    let dtype = input.ty.dtype;
+    let shape = input.ty.shape.as_deref();
+    if let (Some(xs), Some(image), Some(block)) = (
+        shape.and_then(concrete),
+        image_shape.value,
+        block_shape.value,
+    ) {
+        let out = col2im_shape(
+            &xs,
+            &image.to_i64_vec()?,
+            &block.to_i64_vec()?,
+            dilations,
+            pads,
+            strides,
+        )?;
+        return Ok(vec![TensorType::new(
+            dtype,
+            crate::shape::static_shape(&out),
+        )]);
+    }
+    let n = match shape {
+        Some([n, _, _]) => n.clone(),
+        Some(s) => {
+            return Err(op_err!("input must be 3-D, got {}", display_shape(s)));
+        }
+        None => fresh_dim("col2im_batch"),
+    };
+    let mut out = vec![n, fresh_dim("col2im_channels")];
+    match image_shape.value {
+        Some(v) => {
+            for d in v.to_i64_vec()? {
+                let d =
+                    usize::try_from(d).map_err(|_| op_err!("image_shape value {d} is negative"))?;
+                out.push(Dim::Static(d));
+            }
+        }
+        None => match image_shape.ty.shape.as_deref() {
+            Some([Dim::Static(k)]) => out.extend((0..*k).map(|_| fresh_dim("col2im"))),
+            _ => return Ok(vec![TensorType::unknown_shape(dtype)]),
+        },
+    }
+    Ok(vec![TensorType::new(dtype, out)])
+}
+
+/// inputs: x, w, offset, b?, mask?. Output: (N, out channels, offset's output dims).
+pub fn deform_conv(
+    a: &DeformConvAttrs,
+    inputs: &[Option<Known>],
+) -> Result<Vec<TensorType>, OpError> {
+    let x = req(inputs, 0)?;
+    let w = req(inputs, 1)?;
+    let offset = req(inputs, 2)?;
+    require_float(&x, "x")?;
+    let dtype = x.ty.dtype;
+    let (Some(xs), Some(ws), Some(os)) = (
+        x.ty.shape.as_deref(),
+        w.ty.shape.as_deref(),
+        offset.ty.shape.as_deref(),
+    ) else {
+        return Ok(vec![TensorType::unknown_shape(dtype)]);
+    };
+    if let (Some(xc), Some(wc), Some(oc)) = (concrete(xs), concrete(ws), concrete(os)) {
+        deform_conv_plan(a, &xc, &wc, &oc)?;
+    }
+    match (xs, ws, os) {
+        ([n, ..], [m, ..], [_, _, spatial @ ..]) if xs.len() == 4 && os.len() == 4 => {
+            let mut out = vec![n.clone(), m.clone()];
+            out.extend_from_slice(spatial);
+            Ok(vec![TensorType::new(dtype, out)])
+        }
+        _ => Err(op_err!(
+            "only 2-D DeformConv is supported: x, w and offset must be 4-D, got {}, {}, {}",
+            display_shape(xs),
+            display_shape(ws),
+            display_shape(os)
+        )),
+    }
 }

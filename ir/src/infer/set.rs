@@ -3,7 +3,7 @@
 use super::{Known, fresh_dim, req};
 use crate::dtype::DType;
 use crate::error::OpError;
-use crate::shape::{TensorType, normalize_axis};
+use crate::shape::{Dim, TensorType, concrete, normalize_axis};
 
 /// `y` keeps the input's shape except a fresh count along `axis` (or is 1-D when flattened);
 /// `indices` and `counts` have that count, `inverse_indices` one entry per input slice.
@@ -17,9 +17,9 @@ pub fn unique(
     let (y_shape, inverse_len) = match (axis, &x.ty.shape) {
         (None, shape) => (
             Some(vec![kept.clone()]),
-            shape.as_ref().and_then(|s| {
-                crate::shape::concrete(s).map(|c| crate::shape::Dim::Static(c.iter().product()))
-            }),
+            shape
+                .as_ref()
+                .and_then(|s| concrete(s).map(|c| Dim::Static(c.iter().product()))),
         ),
         (Some(a), Some(s)) => {
             let a = normalize_axis(a, s.len())?;

@@ -124,3 +124,17 @@ pub fn stft(onesided: bool, inputs: &[Option<Known>]) -> Result<Vec<TensorType>,
         vec![xs[0].clone(), frames, bins, Dim::Static(2)],
     )])
 }
+
+pub fn mel_weight_matrix(
+    dtype: DType,
+    inputs: &[Option<Known>],
+) -> Result<Vec<TensorType>, OpError> {
+    if !dtype.is_float() {
+        op_bail!("output_datatype must be a floating-point type, got {dtype:?}");
+    }
+    let mel_bins = known_len(Some(req(inputs, 0)?), "num_mel_bins")?;
+    let dft_length = known_len(Some(req(inputs, 1)?), "dft_length")?;
+    let rows = dft_length.map_or_else(|| fresh_dim("spectrogram_bins"), |l| Dim::Static(l / 2 + 1));
+    let cols = mel_bins.map_or_else(|| fresh_dim("mel_bins"), Dim::Static);
+    Ok(vec![TensorType::new(dtype, vec![rows, cols])])
+}

@@ -78,7 +78,10 @@ mod tests {
     fn float_bits_round_trip_through_int() {
         let x = Tensor::from_f32(vec![2], vec![1.0, -2.5]).unwrap();
         let ints = bit_cast(DType::I32, &[Some(&x)]).unwrap();
-        assert_eq!(ints[0].data(), &Data::I32(vec![1.0f32.to_bits() as i32, (-2.5f32).to_bits() as i32]));
+        assert_eq!(
+            ints[0].data(),
+            &Data::I32(vec![1.0f32.to_bits() as i32, (-2.5f32).to_bits() as i32])
+        );
         let back = bit_cast(DType::F32, &[Some(&ints[0])]).unwrap();
         assert_eq!(back[0], x);
     }

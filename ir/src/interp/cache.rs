@@ -61,16 +61,16 @@ pub fn tensor_scatter(
     for p in 0..prefixes {
         let start = write_indices[p / prefixes_per_batch.max(1)];
         for s in 0..seq_len {
-            let position = start + s as i64;
+            let Some(position) = start.checked_add(s as i64) else {
+                op_bail!("write index {start} overflows when advanced by {s}");
+            };
             let slot = if circular {
                 position.rem_euclid(max_len.max(1) as i64)
             } else {
                 position
             };
             if slot < 0 || slot as usize >= max_len {
-                op_bail!(
-                    "write position {position} is out of range for cache length {max_len}"
-                );
+                op_bail!("write position {position} is out of range for cache length {max_len}");
             }
             let to = (p * max_len + slot as usize) * inner;
             let from = past.len() + (p * seq_len + s) * inner;
@@ -86,5 +86,36 @@ pub fn tensor_scatter(
         op_bail!("concat produced no output");
     };
     let data = combined.data().gather(&sources);
-    Ok(vec![Tensor::new(past.dtype(), past.shape().to_vec(), data)?])
+    Ok(vec![Tensor::new(
+        past.dtype(),
+        past.shape().to_vec(),
+        data,
+    )?])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache_and_update() -> (Tensor, Tensor) {
+        let past = Tensor::from_f32(vec![1, 4, 1], vec![0.0; 4]).unwrap();
+        let update = Tensor::from_f32(vec![1, 2, 1], vec![7.0, 8.0]).unwrap();
+        (past, update)
+    }
+
+    #[test]
+    fn circular_writes_wrap_around() {
+        let (past, update) = cache_and_update();
+        let at = Tensor::from_i64(vec![1], vec![3]).unwrap();
+        let out = tensor_scatter(1, true, &[Some(&past), Some(&update), Some(&at)]).unwrap();
+        assert_eq!(out[0].to_f32_vec(), vec![8.0, 0.0, 0.0, 7.0]);
+    }
+
+    #[test]
+    fn linear_writes_past_the_end_are_an_error() {
+        let (past, update) = cache_and_update();
+        let at = Tensor::from_i64(vec![1], vec![3]).unwrap();
+        let err = tensor_scatter(1, false, &[Some(&past), Some(&update), Some(&at)]).unwrap_err();
+        assert!(err.to_string().contains("out of range"), "{err}");
+    }
 }

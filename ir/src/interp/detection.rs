@@ -2,8 +2,8 @@
 
 use super::{opt, req};
 use crate::error::OpError;
-use crate::tensor::Tensor;
 use crate::op_bail;
+use crate::tensor::Tensor;
 
 /// One box as `(x_min, y_min, x_max, y_max)`, whatever the input encoding.
 type Corners = [f64; 4];
@@ -14,7 +14,12 @@ fn corners(b: &[f64], center_point_box: bool) -> Corners {
         [b[0] - hw, b[1] - hh, b[0] + hw, b[1] + hh]
     } else {
         // Corner format is [y1, x1, y2, x2] with either corner first.
-        [b[1].min(b[3]), b[0].min(b[2]), b[1].max(b[3]), b[0].max(b[2])]
+        [
+            b[1].min(b[3]),
+            b[0].min(b[2]),
+            b[1].max(b[3]),
+            b[0].max(b[2]),
+        ]
     }
 }
 
@@ -55,13 +60,19 @@ pub fn non_max_suppression(
     let boxes = req(inputs, 0)?;
     let scores = req(inputs, 1)?;
     let &[batches, n_boxes, four] = boxes.shape() else {
-        op_bail!("boxes must be 3-D [batch, boxes, 4], got shape {:?}", boxes.shape());
+        op_bail!(
+            "boxes must be 3-D [batch, boxes, 4], got shape {:?}",
+            boxes.shape()
+        );
     };
     if four != 4 {
         op_bail!("boxes' last dim must be 4, got {four}");
     }
     let &[score_batches, classes, score_boxes] = scores.shape() else {
-        op_bail!("scores must be 3-D [batch, classes, boxes], got shape {:?}", scores.shape());
+        op_bail!(
+            "scores must be 3-D [batch, classes, boxes], got shape {:?}",
+            scores.shape()
+        );
     };
     if score_batches != batches || score_boxes != n_boxes {
         op_bail!(
@@ -116,4 +127,45 @@ pub fn non_max_suppression(
     }
     let n = selected_rows.len() / 3;
     Tensor::from_i64(vec![n, 3], selected_rows).map(|t| vec![t])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(boxes: Vec<f32>, scores: Vec<f32>, max: i64, iou: f32) -> Result<Vec<i64>, OpError> {
+        let n = scores.len();
+        let boxes = Tensor::from_f32(vec![1, n, 4], boxes)?;
+        let scores = Tensor::from_f32(vec![1, 1, n], scores)?;
+        let max = Tensor::scalar_i64(max);
+        let iou = Tensor::scalar_f32(iou);
+        let out = non_max_suppression(
+            false,
+            &[Some(&boxes), Some(&scores), Some(&max), Some(&iou)],
+        )?;
+        out[0].to_i64_vec()
+    }
+
+    #[test]
+    fn overlapping_box_with_lower_score_is_suppressed() {
+        // Box 1 nearly covers box 0; box 2 is disjoint.
+        let boxes = vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.1, 1.0, 1.1, 5.0, 5.0, 6.0, 6.0];
+        let kept = run(boxes, vec![0.5, 0.9, 0.7], 10, 0.5).unwrap();
+        assert_eq!(kept, vec![0, 0, 1, 0, 0, 2]);
+    }
+
+    #[test]
+    fn max_output_limits_each_class() {
+        let boxes = vec![0.0, 0.0, 1.0, 1.0, 5.0, 5.0, 6.0, 6.0];
+        let kept = run(boxes, vec![0.2, 0.9], 1, 0.5).unwrap();
+        assert_eq!(kept, vec![0, 0, 1]);
+    }
+
+    #[test]
+    fn mismatched_scores_are_an_error() {
+        let boxes = Tensor::from_f32(vec![1, 2, 4], vec![0.0; 8]).unwrap();
+        let scores = Tensor::from_f32(vec![1, 1, 3], vec![0.0; 3]).unwrap();
+        let err = non_max_suppression(false, &[Some(&boxes), Some(&scores)]).unwrap_err();
+        assert!(err.to_string().contains("does not match"), "{err}");
+    }
 }

@@ -38,7 +38,10 @@ pub fn det(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
     let x = req(inputs, 0)?;
     let rank = x.rank();
     if rank < 2 || x.shape()[rank - 1] != x.shape()[rank - 2] {
-        op_bail!("Det needs square matrices [*, M, M], got shape {:?}", x.shape());
+        op_bail!(
+            "Det needs square matrices [*, M, M], got shape {:?}",
+            x.shape()
+        );
     }
     if !x.dtype().is_float() {
         op_bail!("Det needs a float input, got {}", x.dtype());
@@ -53,5 +56,34 @@ pub fn det(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
             .map(|m| determinant(m.to_vec(), n))
             .collect()
     };
-    Ok(vec![Tensor::from_f64(x.dtype(), x.shape()[..rank - 2].to_vec(), &dets)?])
+    Ok(vec![Tensor::from_f64(
+        x.dtype(),
+        x.shape()[..rank - 2].to_vec(),
+        &dets,
+    )?])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batched_determinants_need_pivoting() {
+        // The second matrix has a zero leading entry, so elimination must swap rows.
+        let x = Tensor::from_f64(
+            crate::dtype::DType::F64,
+            vec![2, 2, 2],
+            &[2.0, 1.0, 1.0, 3.0, 0.0, 1.0, 1.0, 0.0],
+        )
+        .unwrap();
+        let out = det(&[Some(&x)]).unwrap();
+        assert_eq!(out[0].shape(), &[2]);
+        assert_eq!(out[0].to_f64_vec(), vec![5.0, -1.0]);
+    }
+
+    #[test]
+    fn non_square_input_is_an_error() {
+        let x = Tensor::from_f32(vec![2, 3], vec![0.0; 6]).unwrap();
+        assert!(det(&[Some(&x)]).is_err());
+    }
 }

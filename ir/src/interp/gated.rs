@@ -30,5 +30,9 @@ pub fn swiglu(alpha: f32, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpE
         .zip(value.to_f64_vec())
         .map(|(&a, b)| a / (1.0 + (-alpha * a).exp()) * b)
         .collect();
-    Ok(vec![Tensor::from_f64(gate.dtype(), gate.shape().to_vec(), &y)?])
+    Ok(vec![Tensor::from_f64(
+        gate.dtype(),
+        gate.shape().to_vec(),
+        &y,
+    )?])
 }

@@ -8,14 +8,13 @@
 //!
 //! Invariant: `eval` matches every `Op` variant explicitly.
 
+mod bits;
+mod cache;
 pub(crate) mod conv;
 mod detection;
-mod bits;
-mod set;
-mod cache;
 mod determinant;
-mod gated;
 mod elementwise;
+mod gated;
 mod index;
 pub(crate) mod layout;
 pub(crate) mod linalg;
@@ -23,9 +22,11 @@ mod norm;
 pub(crate) mod quant;
 mod recurrent;
 mod reduce;
-pub(crate) mod signal;
 pub(crate) mod resize;
 pub(crate) mod sampling;
+mod set;
+pub(crate) mod signal;
+mod stateful;
 pub mod util;
 
 use crate::error::{Error, OpError};
@@ -177,6 +178,12 @@ pub fn eval(op: &Op, inputs: &[Option<&Tensor>], n_outputs: usize) -> Result<Vec
             pads,
             strides,
         } => sampling::max_unpool(kernel_shape, pads, strides, inputs),
+        Op::Col2Im {
+            dilations,
+            pads,
+            strides,
+        } => sampling::col2im(dilations, pads, strides, inputs),
+        Op::DeformConv(a) => sampling::deform_conv(a, inputs),
         Op::QuantizeLinear(a) => quant::quantize_linear(a, inputs),
         Op::DequantizeLinear(a) => quant::dequantize_linear(a, inputs),
         Op::DynamicQuantizeLinear => quant::dynamic_quantize_linear(inputs),
@@ -188,6 +195,7 @@ pub fn eval(op: &Op, inputs: &[Option<&Tensor>], n_outputs: usize) -> Result<Vec
         } => signal::window(*kind, *periodic, *dtype, inputs),
         Op::Dft { inverse, onesided } => signal::dft_op(*inverse, *onesided, inputs),
         Op::Stft { onesided } => signal::stft(*onesided, inputs),
+        Op::MelWeightMatrix { dtype } => signal::mel_weight_matrix(*dtype, inputs),
         Op::NonMaxSuppression { center_point_box } => {
             detection::non_max_suppression(*center_point_box, inputs)
         }
@@ -196,6 +204,8 @@ pub fn eval(op: &Op, inputs: &[Option<&Tensor>], n_outputs: usize) -> Result<Vec
         Op::SwiGlu { alpha } => gated::swiglu(*alpha, inputs),
         Op::TensorScatter { axis, circular } => cache::tensor_scatter(*axis, *circular, inputs),
         Op::Det => determinant::det(inputs),
+        Op::LinearAttention(a) => stateful::linear_attention(a, inputs),
+        Op::CausalConvWithState { silu } => stateful::causal_conv_with_state(*silu, inputs),
     }
 }
 

@@ -3,7 +3,7 @@
 use super::{opt, req};
 use crate::error::OpError;
 use crate::op::{RnnAttrs, RnnCell, RnnDirection};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, checked_numel};
 use crate::{op_bail, op_err};
 
 /// Sizes of one recurrent op's problem, checked against every input.
@@ -107,6 +107,9 @@ pub fn recurrent(
     {
         op_bail!("hidden_size is {hs} but R has shape {:?}", r.shape());
     }
+    // Every size product below stays in range once these do.
+    checked_numel(&[seq, dirs, batch, hidden])?;
+    checked_numel(&[dirs, 2 * gates, hidden, hidden.max(input)])?;
     let d = Dims {
         batch,
         hidden,
@@ -318,4 +321,55 @@ pub fn recurrent(
     }
     outputs.truncate(n_outputs.max(1));
     Ok(outputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::RnnActivation;
+
+    fn simple(direction: RnnDirection) -> RnnAttrs {
+        RnnAttrs {
+            cell: RnnCell::Simple,
+            direction,
+            hidden_size: None,
+            activations: vec![RnnActivation::Relu; direction.count()],
+            clip: None,
+            batch_first: false,
+        }
+    }
+
+    /// With `H = relu(x + h)` the hidden state is a running sum of the inputs.
+    #[test]
+    fn simple_rnn_accumulates_and_honours_sequence_lens() {
+        let x = Tensor::from_f32(vec![3, 2, 1], vec![1.0, 10.0, 2.0, 20.0, 3.0, 30.0]).unwrap();
+        let w = Tensor::from_f32(vec![1, 1, 1], vec![1.0]).unwrap();
+        let r = Tensor::from_f32(vec![1, 1, 1], vec![1.0]).unwrap();
+        let lens = Tensor::from_i64(vec![2], vec![3, 2]).unwrap();
+        let inputs = [Some(&x), Some(&w), Some(&r), None, Some(&lens)];
+        let out = recurrent(&simple(RnnDirection::Forward), &inputs, 2).unwrap();
+        assert_eq!(out[0].to_f64_vec(), [1.0, 10.0, 3.0, 30.0, 6.0, 0.0]);
+        assert_eq!(out[1].to_f64_vec(), [6.0, 30.0]);
+        let out = recurrent(&simple(RnnDirection::Reverse), &inputs, 2).unwrap();
+        assert_eq!(out[0].to_f64_vec(), [6.0, 30.0, 5.0, 20.0, 3.0, 0.0]);
+    }
+
+    #[test]
+    fn mismatched_weights_are_errors() {
+        let x = Tensor::from_f32(vec![1, 1, 2], vec![1.0, 2.0]).unwrap();
+        let w = Tensor::from_f32(vec![1, 1, 1], vec![1.0]).unwrap();
+        let r = Tensor::from_f32(vec![1, 1, 1], vec![1.0]).unwrap();
+        let err = recurrent(
+            &simple(RnnDirection::Forward),
+            &[Some(&x), Some(&w), Some(&r)],
+            2,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("W has shape"), "{err}");
+        let x = Tensor::from_f32(vec![1, 1, 1], vec![1.0]).unwrap();
+        let lens = Tensor::from_i64(vec![1], vec![5]).unwrap();
+        let inputs = [Some(&x), Some(&w), Some(&r), None, Some(&lens)];
+        let err = recurrent(&simple(RnnDirection::Forward), &inputs, 2).unwrap_err();
+        assert!(err.to_string().contains("sequence_lens value 5"), "{err}");
+    }
 }

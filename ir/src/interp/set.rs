@@ -85,7 +85,12 @@ pub fn unique(
         Some(a) => {
             let a = normalize_axis(a, x.rank())?;
             let s = x.shape();
-            (s[..a].iter().product(), s[a], s[a + 1..].iter().product(), Some(a))
+            (
+                s[..a].iter().product(),
+                s[a],
+                s[a + 1..].iter().product(),
+                Some(a),
+            )
         }
     };
     let groups = if x.dtype().is_float() {
@@ -121,4 +126,35 @@ pub fn unique(
     ];
     outputs.truncate(n_outputs.max(1));
     Ok(outputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsorted_unique_keeps_first_occurrence_order() {
+        let x = Tensor::from_i64(vec![5], vec![3, 1, 3, 2, 1]).unwrap();
+        let out = unique(None, false, &[Some(&x)], 4).unwrap();
+        let ints = |i: usize| out[i].to_i64_vec().unwrap();
+        assert_eq!(ints(0), vec![3, 1, 2]);
+        assert_eq!(ints(1), vec![0, 1, 3]);
+        assert_eq!(ints(2), vec![0, 1, 0, 2, 1]);
+        assert_eq!(ints(3), vec![2, 2, 1]);
+    }
+
+    #[test]
+    fn unique_rows_along_an_axis() {
+        let x = Tensor::from_f32(vec![3, 2], vec![1.0, 2.0, 0.0, 5.0, 1.0, 2.0]).unwrap();
+        let out = unique(Some(0), true, &[Some(&x)], 1).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].shape(), &[2, 2]);
+        assert_eq!(out[0].to_f32_vec(), vec![0.0, 5.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn bad_axis_is_an_error() {
+        let x = Tensor::from_i64(vec![2], vec![1, 2]).unwrap();
+        assert!(unique(Some(3), true, &[Some(&x)], 1).is_err());
+    }
 }

@@ -5,7 +5,7 @@ use crate::dtype::DType;
 use crate::error::OpError;
 use crate::op::WindowKind;
 use crate::shape::normalize_axis;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, checked_numel};
 use crate::{op_bail, op_err};
 use std::f64::consts::PI;
 
@@ -147,7 +147,7 @@ pub fn dft_op(
     let mut out_shape = x.shape().to_vec();
     out_shape[axis] = out_n;
     out_shape[rank - 1] = out_complex;
-    let mut out = vec![0.0; outer * out_n * inner * out_complex];
+    let mut out = vec![0.0; checked_numel(&out_shape)?];
     for o in 0..outer {
         for i in 0..inner {
             let at = |t: usize, c: usize| xv[((o * n + t) * inner + i) * complex_dim + c];
@@ -251,7 +251,7 @@ pub fn stft(onesided: bool, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, O
         frame_length
     };
     let xv = x.to_f64_vec();
-    let mut out = Vec::with_capacity(batch * frames * bins * 2);
+    let mut out = Vec::with_capacity(checked_numel(&[batch, frames, bins, 2])?);
     for b in 0..batch {
         for f in 0..frames {
             let start = f * step;
@@ -278,4 +278,139 @@ pub fn stft(onesided: bool, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, O
         vec![batch, frames, bins, 2],
         &out,
     )?])
+}
+
+/// Hertz to mel as the ONNX reference computes it: the `log1p` in the input's precision.
+fn hertz_to_mel(hz: f64, input: DType) -> f64 {
+    let log = if input == DType::F32 {
+        ((hz as f32) / 700.0).ln_1p() as f64
+    } else {
+        (hz / 700.0).ln_1p()
+    };
+    2595.0 * log / std::f64::consts::LN_10
+}
+
+/// MelWeightMatrix. Inputs: num_mel_bins, dft_length, sample_rate, lower_edge_hertz,
+/// upper_edge_hertz (scalars); output `[dft_length / 2 + 1, num_mel_bins]` of triangular
+/// filters whose edges are spaced evenly on the mel scale.
+pub fn mel_weight_matrix(dtype: DType, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+    if !dtype.is_float() {
+        op_bail!("output_datatype must be a floating-point type, got {dtype:?}");
+    }
+    let positive = |i: usize, name: &str| -> Result<usize, OpError> {
+        let v = scalar_int(req(inputs, i)?, name)?;
+        usize::try_from(v)
+            .ok()
+            .filter(|&v| v > 0)
+            .ok_or_else(|| op_err!("{name} {v} must be positive"))
+    };
+    let num_mel_bins = positive(0, "num_mel_bins")?;
+    let dft_length = positive(1, "dft_length")?;
+    let sample_rate = positive(2, "sample_rate")?;
+    let edge = |i: usize, name: &str| -> Result<(f64, DType), OpError> {
+        let t = req(inputs, i)?;
+        match t.to_f64_vec().as_slice() {
+            [v] => Ok((*v, t.dtype())),
+            _ => Err(op_err!(
+                "{name} must hold one value, got shape {:?}",
+                t.shape()
+            )),
+        }
+    };
+    let (lower, lower_dtype) = edge(3, "lower_edge_hertz")?;
+    let (upper, upper_dtype) = edge(4, "upper_edge_hertz")?;
+    let low_mel = hertz_to_mel(lower, lower_dtype);
+    let high_mel = hertz_to_mel(upper, upper_dtype);
+    let spectrogram_bins = dft_length / 2 + 1;
+    let mel_step = (high_mel - low_mel) / (num_mel_bins + 2) as f64;
+    // The filter edges as spectrogram bin indices.
+    let edges: Vec<i64> = (0..num_mel_bins + 2)
+        .map(|k| {
+            let hz = 700.0
+                * ((k as f64 * mel_step + low_mel) / 2595.0 * std::f64::consts::LN_10).exp_m1();
+            ((dft_length + 1) as f64 * hz / sample_rate as f64).floor() as i64
+        })
+        .collect();
+    let bin_index = |j: i64| -> Result<usize, OpError> {
+        usize::try_from(j)
+            .ok()
+            .filter(|&j| j < spectrogram_bins)
+            .ok_or_else(|| op_err!("mel filter edge at bin {j} is out of range for {spectrogram_bins} spectrogram bins"))
+    };
+    let mut out = vec![0.0; checked_numel(&[spectrogram_bins, num_mel_bins])?];
+    for i in 0..num_mel_bins {
+        let (low, center, high) = (edges[i], edges[i + 1], edges[i + 2]);
+        if center == low {
+            out[bin_index(center)? * num_mel_bins + i] = 1.0;
+        } else {
+            for j in low..=center {
+                out[bin_index(j)? * num_mel_bins + i] = (j - low) as f64 / (center - low) as f64;
+            }
+        }
+        if high > center {
+            for j in center..high {
+                out[bin_index(j)? * num_mel_bins + i] = (high - j) as f64 / (high - center) as f64;
+            }
+        }
+    }
+    Ok(vec![Tensor::from_f64(
+        dtype,
+        vec![spectrogram_bins, num_mel_bins],
+        &out,
+    )?])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complex(re: &[f32]) -> Tensor {
+        let mut v = Vec::new();
+        for &r in re {
+            v.extend([r, 0.0]);
+        }
+        Tensor::from_f32(vec![1, re.len(), 2], v).unwrap()
+    }
+
+    #[test]
+    fn forward_then_inverse_restores_the_signal() {
+        let x = complex(&[1.0, -2.0, 3.5, 0.25, 4.0]);
+        let axis = Tensor::scalar_i64(1);
+        let spectrum = dft_op(false, false, &[Some(&x), None, Some(&axis)]).unwrap();
+        let back = dft_op(true, false, &[Some(&spectrum[0]), None, Some(&axis)]).unwrap();
+        for (a, b) in back[0].to_f64_vec().iter().zip(x.to_f64_vec()) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn impulse_has_a_flat_onesided_spectrum() {
+        let x = complex(&[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        let axis = Tensor::scalar_i64(1);
+        let y = dft_op(false, true, &[Some(&x), None, Some(&axis)]).unwrap();
+        assert_eq!(y[0].shape(), [1, 4, 2]);
+        let v = y[0].to_f64_vec();
+        for k in 0..4 {
+            assert!((v[2 * k] - 1.0).abs() < 1e-12 && v[2 * k + 1].abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn bad_axis_and_frame_step_are_errors() {
+        let x = complex(&[1.0, 2.0]);
+        let axis = Tensor::scalar_i64(2);
+        let err = dft_op(false, false, &[Some(&x), None, Some(&axis)]).unwrap_err();
+        assert!(err.to_string().contains("complex dim"), "{err}");
+        let step = Tensor::scalar_i64(0);
+        let err = stft(true, &[Some(&x), Some(&step), None, None]).unwrap_err();
+        assert!(err.to_string().contains("frame_step"), "{err}");
+    }
+
+    #[test]
+    fn symmetric_hann_window_is_zero_at_both_ends() {
+        let size = Tensor::scalar_i64(5);
+        let w = window(WindowKind::Hann, false, DType::F32, &[Some(&size)]).unwrap();
+        let v = w[0].to_f64_vec();
+        assert!(v[0].abs() < 1e-7 && v[4].abs() < 1e-7 && (v[2] - 1.0).abs() < 1e-7);
+    }
 }

@@ -312,9 +312,7 @@ fn value_type(v: &ValueInfoProto) -> Result<TensorType, Error> {
     let err = |msg: &str| Error::Model(format!("graph input '{}': {msg}", v.name));
     let ty: &TypeProto = v.r#type.as_ref().ok_or_else(|| err("has no type"))?;
     let Some(type_proto::Value::TensorType(t)) = &ty.value else {
-        return Err(err(
-            "sequence, map and optional inputs are not supported",
-        ));
+        return Err(err("sequence, map and optional inputs are not supported"));
     };
     let dtype = dtype_from_onnx(t.elem_type).ok_or_else(|| {
         err(&format!(

@@ -18,8 +18,9 @@ mod norm;
 mod quant;
 mod recurrent;
 mod reduce;
-mod signal;
 mod sampling;
+mod signal;
+mod stateful;
 
 pub use elementwise::{BinaryOp, UnaryOp};
 pub use index::{
@@ -31,9 +32,10 @@ pub use nn::{AutoPad, ConvAttrs, ConvTransposeAttrs, PoolAttrs};
 pub use norm::{AttentionAttrs, LossReduction, SoftmaxKind};
 pub use quant::QuantAttrs;
 pub use recurrent::{RnnActivation, RnnAttrs, RnnCell, RnnDirection};
-pub use signal::WindowKind;
 pub use reduce::{ArgKind, ReduceKind};
-pub use sampling::{GridPadding, RoiAlignAttrs, RoiPoolMode};
+pub use sampling::{DeformConvAttrs, GridPadding, RoiAlignAttrs, RoiPoolMode};
+pub use signal::WindowKind;
+pub use stateful::LinearAttentionAttrs;
 
 use crate::dtype::DType;
 use crate::tensor::Tensor;
@@ -273,6 +275,15 @@ pub enum Op {
         pads: Vec<usize>,
         strides: Vec<usize>,
     },
+    /// inputs: input (N, C * prod(block), L), image_shape (i64), block_shape (i64); empty
+    /// `dilations`/`pads`/`strides` take the defaults (1, 0, 1).
+    Col2Im {
+        dilations: Vec<usize>,
+        pads: Vec<usize>,
+        strides: Vec<usize>,
+    },
+    /// inputs: x (N, C, H, W), w, offset (N, offset_group * kh * kw * 2, oh, ow), b?, mask?.
+    DeformConv(DeformConvAttrs),
 
     // ---- quantization ----
     /// inputs: x, y_scale, y_zero_point?.
@@ -298,6 +309,9 @@ pub enum Op {
     Dft { inverse: bool, onesided: bool },
     /// inputs: signal `[batch, length, 1 | 2]`, frame_step, window?, frame_length?.
     Stft { onesided: bool },
+    /// inputs: num_mel_bins, dft_length, sample_rate, lower_edge_hertz, upper_edge_hertz
+    /// (scalars); output `[dft_length / 2 + 1, num_mel_bins]` of `dtype`.
+    MelWeightMatrix { dtype: DType },
 
     // ---- detection ----
     /// inputs: boxes, scores, max_output_boxes_per_class?, iou_threshold?, score_threshold?;
@@ -319,6 +333,11 @@ pub enum Op {
     TensorScatter { axis: i64, circular: bool },
     /// inputs: x [*, M, M]; output [*].
     Det,
+    /// inputs: query, key, value, past_state?, decay?, beta?; outputs: output, present_state.
+    LinearAttention(LinearAttentionAttrs),
+    /// inputs: input [B, C, L], weight [C, 1, k], bias?, past_state? [B, C, k-1]; outputs:
+    /// output, present_state. Depthwise causal 1-D convolution, SiLU applied when `silu`.
+    CausalConvWithState { silu: bool },
 }
 
 impl Op {
@@ -399,6 +418,8 @@ impl Op {
             Op::CenterCropPad { .. } => "CenterCropPad",
             Op::RoiAlign(_) => "RoiAlign",
             Op::MaxUnpool { .. } => "MaxUnpool",
+            Op::Col2Im { .. } => "Col2Im",
+            Op::DeformConv(_) => "DeformConv",
             Op::QuantizeLinear(_) => "QuantizeLinear",
             Op::DequantizeLinear(_) => "DequantizeLinear",
             Op::DynamicQuantizeLinear => "DynamicQuantizeLinear",
@@ -410,12 +431,15 @@ impl Op {
             Op::Window { kind, .. } => kind.name(),
             Op::Dft { .. } => "DFT",
             Op::Stft { .. } => "STFT",
+            Op::MelWeightMatrix { .. } => "MelWeightMatrix",
             Op::NonMaxSuppression { .. } => "NonMaxSuppression",
             Op::BitCast { .. } => "BitCast",
             Op::Unique { .. } => "Unique",
             Op::SwiGlu { .. } => "SwiGLU",
             Op::TensorScatter { .. } => "TensorScatter",
             Op::Det => "Det",
+            Op::LinearAttention(_) => "LinearAttention",
+            Op::CausalConvWithState { .. } => "CausalConvWithState",
         }
     }
 }

@@ -33,3 +33,16 @@ pub struct RoiAlignAttrs {
     /// `output_half_pixel` behaviour (no shift, rois at least 1 wide).
     pub half_pixel: bool,
 }
+
+/// Attributes of `DeformConv`; empty lists take the defaults for the rank (strides and
+/// dilations 1, pads 0, kernel from the weights).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DeformConvAttrs {
+    pub kernel_shape: Vec<usize>,
+    pub strides: Vec<usize>,
+    pub dilations: Vec<usize>,
+    /// `[x1_begin, x2_begin, x1_end, x2_end]`.
+    pub pads: Vec<usize>,
+    pub group: usize,
+    pub offset_group: usize,
+}

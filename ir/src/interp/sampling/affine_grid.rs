@@ -25,7 +25,9 @@ pub(crate) fn spatial_sizes(size: &[i64], theta_shape: &[usize]) -> Result<Vec<u
         return Err(op_err!("size must have 4 or 5 values, got {size:?}"));
     }
     if let Some(bad) = size.iter().find(|&&s| s < 0) {
-        return Err(op_err!("size values must be non-negative, got {bad} in {size:?}"));
+        return Err(op_err!(
+            "size values must be non-negative, got {bad} in {size:?}"
+        ));
     }
     let k = size.len() - 2;
     if theta_shape.len() != 3
@@ -43,11 +45,17 @@ pub(crate) fn spatial_sizes(size: &[i64], theta_shape: &[usize]) -> Result<Vec<u
 }
 
 /// inputs: theta, size.
-pub fn affine_grid(align_corners: bool, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+pub fn affine_grid(
+    align_corners: bool,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, OpError> {
     let theta = req(inputs, 0)?;
     let size = req(inputs, 1)?.to_i64_vec()?;
     if !theta.dtype().is_float() {
-        return Err(op_err!("theta must be floating point, got {}", theta.dtype()));
+        return Err(op_err!(
+            "theta must be floating point, got {}",
+            theta.dtype()
+        ));
     }
     let spatial = spatial_sizes(&size, theta.shape())?;
     let k = spatial.len();

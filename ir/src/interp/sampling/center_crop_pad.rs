@@ -89,7 +89,7 @@ pub fn center_crop_pad(
     let data = crate::map_data!(x.data(), v => {
         let mut o = vec![Default::default(); out_len];
         for (&s, &t) in src.iter().zip(&dst) {
-            o[t] = v[s].clone();
+            o[t] = v[s];
         }
         o
     });

@@ -154,8 +154,10 @@ pub fn grid_sample(
     let mut out_shape = vec![n, c];
     out_shape.extend_from_slice(out_spatial);
     let in_spatial: usize = xs[2..].iter().product();
-    if in_spatial == 0 && positions > 0 && c > 0 {
-        return Err(op_err!("x has an empty spatial axis, shape {xs:?}; nothing to sample"));
+    if in_spatial == 0 && positions > 0 && n > 0 {
+        return Err(op_err!(
+            "x has an empty spatial axis, shape {xs:?}; nothing to sample"
+        ));
     }
     let axes: Vec<Axis> = xs[2..]
         .iter()

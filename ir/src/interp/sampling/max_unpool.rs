@@ -31,8 +31,8 @@ pub(crate) fn unpooled_shape(
     for d in 0..k {
         let stride = strides.get(d).copied().unwrap_or(1);
         let pad = pads.get(d).copied().unwrap_or(0) + pads.get(k + d).copied().unwrap_or(0);
-        let size = (x_shape[d + 2] as i128 - 1) * stride as i128 - pad as i128
-            + kernel_shape[d] as i128;
+        let size =
+            (x_shape[d + 2] as i128 - 1) * stride as i128 - pad as i128 + kernel_shape[d] as i128;
         let size = usize::try_from(size)
             .map_err(|_| op_err!("axis {} would unpool to negative size {size}", d + 2))?;
         out.push(size);
@@ -90,15 +90,18 @@ pub fn max_unpool(
     };
     let mut positions = Vec::with_capacity(indices.len());
     for i in indices.to_i64_vec()? {
-        let flat = usize::try_from(i).ok().filter(|&f| f < inferred_len).ok_or_else(|| {
-            op_err!("indices value {i} is out of range for {inferred_len} unpooled elements")
-        })?;
+        let flat = usize::try_from(i)
+            .ok()
+            .filter(|&f| f < inferred_len)
+            .ok_or_else(|| {
+                op_err!("indices value {i} is out of range for {inferred_len} unpooled elements")
+            })?;
         positions.push(target(flat));
     }
     let data = crate::map_data!(x.data(), v => {
         let mut o = vec![Default::default(); out_len];
         for (value, &p) in v.iter().zip(&positions) {
-            o[p] = value.clone();
+            o[p] = *value;
         }
         o
     });

@@ -7,8 +7,10 @@ use crate::op::{RoiAlignAttrs, RoiPoolMode};
 use crate::op_err;
 use crate::tensor::Tensor;
 
-/// The most samples one bin may take; more means a degenerate roi, not a real model.
+/// The most samples along one axis of a bin; more means a degenerate roi, not a real model.
 const MAX_SAMPLES_PER_BIN: usize = 1 << 20;
+/// The most samples one roi may take over all its bins.
+const MAX_SAMPLES_PER_ROI: usize = 1 << 26;
 
 /// The four (element offset, weight) taps of a bilinear sample at (y, x) in an `h` x `w`
 /// plane; all weights are 0 for samples more than one pixel outside.
@@ -39,10 +41,11 @@ fn bilinear_taps(y: f64, x: f64, h: usize, w: usize) -> [(usize, f64); 4] {
 
 /// The number of samples along one axis of a bin.
 fn samples_per_bin(ratio: usize, roi_size: f64, bins: usize) -> Result<usize, OpError> {
-    if ratio > 0 {
-        return Ok(ratio);
-    }
-    let n = (roi_size / bins as f64).ceil();
+    let n = if ratio > 0 {
+        ratio as f64
+    } else {
+        (roi_size / bins as f64).ceil()
+    };
     if n > MAX_SAMPLES_PER_BIN as f64 {
         return Err(op_err!(
             "roi of size {roi_size} would take {n} samples per bin, more than {MAX_SAMPLES_PER_BIN}"
@@ -61,7 +64,10 @@ pub fn roi_align(a: &RoiAlignAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Te
         return Err(op_err!("x must be floating point, got {}", x.dtype()));
     }
     let &[n, c, h, w] = x.shape() else {
-        return Err(op_err!("x must be 4-D (N, C, H, W), got shape {:?}", x.shape()));
+        return Err(op_err!(
+            "x must be 4-D (N, C, H, W), got shape {:?}",
+            x.shape()
+        ));
     };
     let r = batch_indices.len();
     if rois.shape() != [r, 4] {
@@ -72,17 +78,24 @@ pub fn roi_align(a: &RoiAlignAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Te
     }
     let (ph, pw) = (a.output_height, a.output_width);
     let out_shape = vec![r, c, ph, pw];
-    if r * c * ph * pw == 0 {
+    let out_len = [r, c, ph, pw]
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| op_err!("output shape {out_shape:?} is too large"))?;
+    if out_len == 0 {
         return Ok(vec![Tensor::from_f64(x.dtype(), out_shape, &[])?]);
     }
     if h == 0 || w == 0 {
-        return Err(op_err!("x has an empty spatial axis, shape {:?}", x.shape()));
+        return Err(op_err!(
+            "x has an empty spatial axis, shape {:?}",
+            x.shape()
+        ));
     }
     let xv = x.to_f64_vec();
     let rv = rois.to_f64_vec();
     let scale = f64::from(a.spatial_scale);
     let offset = if a.half_pixel { 0.5 } else { 0.0 };
-    let mut out = Vec::with_capacity(r * c * ph * pw);
+    let mut out = Vec::with_capacity(out_len);
     for (roi, &b) in rv.chunks_exact(4).zip(&batch_indices) {
         let b = usize::try_from(b)
             .ok()
@@ -97,16 +110,21 @@ pub fn roi_align(a: &RoiAlignAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Te
         let (bin_h, bin_w) = (roi_h / ph as f64, roi_w / pw as f64);
         let grid_h = samples_per_bin(a.sampling_ratio, roi_h, ph)?;
         let grid_w = samples_per_bin(a.sampling_ratio, roi_w, pw)?;
+        let n_samples = (grid_h * grid_w)
+            .checked_mul(ph * pw)
+            .filter(|&s| s <= MAX_SAMPLES_PER_ROI)
+            .ok_or_else(|| {
+                op_err!("roi would take {grid_h} x {grid_w} samples in each of {ph} x {pw} bins, too many")
+            })?;
         let count = (grid_h * grid_w).max(1) as f64;
         // Taps of every sample of every bin, bin-major.
-        let mut taps = Vec::with_capacity(ph * pw * grid_h * grid_w);
+        let mut taps = Vec::with_capacity(n_samples);
         for py in 0..ph {
             for px in 0..pw {
                 for iy in 0..grid_h {
                     let y = y1 + py as f64 * bin_h + (iy as f64 + 0.5) * bin_h / grid_h as f64;
                     for ix in 0..grid_w {
-                        let xx =
-                            x1 + px as f64 * bin_w + (ix as f64 + 0.5) * bin_w / grid_w as f64;
+                        let xx = x1 + px as f64 * bin_w + (ix as f64 + 0.5) * bin_w / grid_w as f64;
                         taps.push(bilinear_taps(y, xx, h, w));
                     }
                 }
@@ -119,11 +137,7 @@ pub fn roi_align(a: &RoiAlignAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Te
                 let samples = &taps[bin * per_bin..(bin + 1) * per_bin];
                 let value = match a.mode {
                     RoiPoolMode::Avg => {
-                        let sum: f64 = samples
-                            .iter()
-                            .flatten()
-                            .map(|&(i, wt)| wt * plane[i])
-                            .sum();
+                        let sum: f64 = samples.iter().flatten().map(|&(i, wt)| wt * plane[i]).sum();
                         sum / count
                     }
                     // As the reference does: the largest weighted tap of each sample.

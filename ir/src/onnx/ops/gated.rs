@@ -1,7 +1,6 @@
 //! ONNX importers for gated activations: SwiGLU.
 
 use super::Registry;
-use crate::error::Error;
 use crate::onnx::{Emitter, OnnxNode};
 use crate::op::Op;
 

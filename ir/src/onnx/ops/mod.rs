@@ -1,14 +1,13 @@
 //! The table of supported ONNX ops: one `reg.insert("OpType", importer)` line per op, in one
 //! file per family. This table answers "which ONNX ops does tenfold import?".
 
+mod bits;
+mod cache;
 mod conv;
 mod detection;
-mod bits;
-mod set;
-mod cache;
 mod determinant;
-mod gated;
 mod elementwise;
+mod gated;
 mod index;
 mod layout;
 mod linalg;
@@ -16,9 +15,11 @@ mod norm;
 mod quant;
 mod recurrent;
 mod reduce;
-mod signal;
 mod resize;
 mod sampling;
+mod set;
+mod signal;
+mod stateful;
 
 use super::{Emitter, OnnxNode};
 use crate::error::Error;
@@ -72,5 +73,6 @@ pub fn registry() -> Registry {
     gated::register(&mut reg);
     cache::register(&mut reg);
     determinant::register(&mut reg);
+    stateful::register(&mut reg);
     reg
 }

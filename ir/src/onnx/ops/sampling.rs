@@ -1,10 +1,11 @@
 //! ONNX importers for spatial sampling ops: GridSample (opsets 16 to 22), AffineGrid (20+),
-//! CenterCropPad (18+), RoiAlign (10+), MaxUnpool (9+).
+//! CenterCropPad (18+), RoiAlign (10+), MaxUnpool (9+),
+//! Col2Im (18+), DeformConv (19+).
 
 use super::Registry;
 use crate::error::Error;
 use crate::onnx::{Emitter, OnnxNode};
-use crate::op::{GridPadding, Op, ResizeMode, RoiAlignAttrs, RoiPoolMode};
+use crate::op::{DeformConvAttrs, GridPadding, Op, ResizeMode, RoiAlignAttrs, RoiPoolMode};
 
 pub(super) fn register(reg: &mut Registry) {
     reg.insert("GridSample", grid_sample);
@@ -12,11 +13,17 @@ pub(super) fn register(reg: &mut Registry) {
     reg.insert("CenterCropPad", center_crop_pad);
     reg.insert("RoiAlign", roi_align);
     reg.insert("MaxUnpool", max_unpool);
+    reg.insert("Col2Im", col2im);
+    reg.insert("DeformConv", deform_conv);
 }
 
 fn grid_sample(node: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
     // Opset 16 spells the modes "bilinear" and "bicubic"; opset 20 renamed them.
-    let default_mode = if node.opset < 20 { "bilinear" } else { "linear" };
+    let default_mode = if node.opset < 20 {
+        "bilinear"
+    } else {
+        "linear"
+    };
     let m = node.string("mode", default_mode)?;
     let mode = match m.as_str() {
         "nearest" => ResizeMode::Nearest,
@@ -94,5 +101,26 @@ fn max_unpool(node: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
         pads: node.usizes("pads")?.unwrap_or_default(),
         strides: node.usizes("strides")?.unwrap_or_default(),
     });
+    Ok(())
+}
+
+fn col2im(node: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
+    e.pass(Op::Col2Im {
+        dilations: node.usizes("dilations")?.unwrap_or_default(),
+        pads: node.usizes("pads")?.unwrap_or_default(),
+        strides: node.usizes("strides")?.unwrap_or_default(),
+    });
+    Ok(())
+}
+
+fn deform_conv(node: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
+    e.pass(Op::DeformConv(DeformConvAttrs {
+        kernel_shape: node.usizes("kernel_shape")?.unwrap_or_default(),
+        strides: node.usizes("strides")?.unwrap_or_default(),
+        dilations: node.usizes("dilations")?.unwrap_or_default(),
+        pads: node.usizes("pads")?.unwrap_or_default(),
+        group: node.usize("group", 1)?,
+        offset_group: node.usize("offset_group", 1)?,
+    }));
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! ONNX importers for: DFT, STFT, HannWindow, HammingWindow, BlackmanWindow.
+//! ONNX importers for: DFT, STFT, HannWindow, HammingWindow, BlackmanWindow, MelWeightMatrix.
 
 use super::Registry;
 use crate::dtype::DType;
@@ -13,6 +13,7 @@ pub(super) fn register(reg: &mut Registry) {
     reg.insert("HannWindow", |n, e| window(WindowKind::Hann, n, e));
     reg.insert("HammingWindow", |n, e| window(WindowKind::Hamming, n, e));
     reg.insert("BlackmanWindow", |n, e| window(WindowKind::Blackman, n, e));
+    reg.insert("MelWeightMatrix", mel_weight_matrix);
 }
 
 fn window(kind: WindowKind, node: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
@@ -49,5 +50,11 @@ fn stft(node: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
     e.pass(Op::Stft {
         onesided: node.bool("onesided", true)?,
     });
+    Ok(())
+}
+
+fn mel_weight_matrix(node: &OnnxNode, e: &mut Emitter) -> Result<(), Error> {
+    let dtype = node.dtype_opt("output_datatype")?.unwrap_or(DType::F32);
+    e.pass(Op::MelWeightMatrix { dtype });
     Ok(())
 }
