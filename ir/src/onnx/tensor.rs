@@ -362,6 +362,51 @@ mod tests {
         assert_eq!(tensor_from_proto(&p, None).unwrap(), t);
     }
 
+    fn external(location: &str, offset: usize, length: usize) -> TensorProto {
+        let kv = |k: &str, v: String| super::super::proto::StringStringEntryProto {
+            key: k.into(),
+            value: v,
+        };
+        TensorProto {
+            name: "w".into(),
+            dims: vec![2],
+            data_type: dtype_to_onnx(DType::F32),
+            data_location: tensor_proto::DataLocation::External as i32,
+            external_data: vec![
+                kv("location", location.into()),
+                kv("offset", offset.to_string()),
+                kv("length", length.to_string()),
+            ],
+            ..TensorProto::default()
+        }
+    }
+
+    #[test]
+    fn external_data_is_read_from_the_model_folder() {
+        let dir = std::env::temp_dir().join(format!("tenfold-ext-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut bytes = vec![0u8; 4];
+        bytes.extend([1.5f32, -2.0].iter().flat_map(|x| x.to_le_bytes()));
+        std::fs::write(dir.join("weights.bin"), &bytes).unwrap();
+        let t = tensor_from_proto(&external("weights.bin", 4, 8), Some(&dir)).unwrap();
+        assert_eq!(t.as_f32(), Some(&[1.5f32, -2.0][..]));
+        let past_end = tensor_from_proto(&external("weights.bin", 8, 8), Some(&dir));
+        assert!(
+            past_end
+                .unwrap_err()
+                .to_string()
+                .contains("reaches past it")
+        );
+        let escape = tensor_from_proto(&external("../weights.bin", 0, 8), Some(&dir));
+        assert!(
+            escape
+                .unwrap_err()
+                .to_string()
+                .contains("inside the model's folder")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn wrong_raw_size_is_an_error() {
         let mut p = tensor_to_proto("w", &Tensor::from_f32(vec![2], vec![1.0, 2.0]).unwrap());
