@@ -118,6 +118,26 @@ impl Data {
         }
     }
 
+    /// The elements as little-endian bytes, one storage element after another (bool as one
+    /// byte 0/1; sub-byte dtypes stay one element per byte: packing is the caller's business).
+    pub fn to_le_bytes(&self) -> Vec<u8> {
+        match self {
+            Data::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::F16(v) => v.iter().flat_map(|x| x.to_bits().to_le_bytes()).collect(),
+            Data::BF16(v) => v.iter().flat_map(|x| x.to_bits().to_le_bytes()).collect(),
+            Data::I8(v) => v.iter().map(|&x| x as u8).collect(),
+            Data::U8(v) => v.clone(),
+            Data::I16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::U16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::I32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::U32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::I64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::U64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::Bool(v) => v.iter().map(|&x| x as u8).collect(),
+        }
+    }
+
     /// The elements at `indices`, in that order (a gather over the flat buffer).
     pub fn gather(&self, indices: &[usize]) -> Data {
         map_data!(self, v => indices.iter().map(|&i| v[i]).collect())

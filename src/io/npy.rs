@@ -111,7 +111,7 @@ pub fn encode(t: &Tensor) -> Result<Vec<u8>, String> {
         out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     }
     out.extend_from_slice(header.as_bytes());
-    encode_data(t.data(), &mut out);
+    out.extend_from_slice(&t.data().to_le_bytes());
     Ok(out)
 }
 
@@ -303,46 +303,6 @@ fn decode_data(dtype: DType, raw: &[u8], big_endian: bool) -> Data {
         | DType::U2
         | DType::I4
         | DType::U4 => unreachable!("npy descr never maps to {dtype}"),
-    }
-}
-
-fn encode_data(data: &Data, out: &mut Vec<u8>) {
-    match data {
-        Data::F32(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::F64(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::F16(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes())),
-        Data::BF16(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes())),
-        Data::I8(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::U8(v) => out.extend_from_slice(v),
-        Data::I16(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::U16(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::I32(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::U32(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::I64(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::U64(v) => v
-            .iter()
-            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::Bool(v) => out.extend(v.iter().map(|&b| b as u8)),
     }
 }
 

@@ -325,21 +325,10 @@ fn from_typed(dtype: DType, p: &TensorProto, n: usize) -> Result<Data, String> {
 
 /// Encodes a tensor as a `TensorProto` with raw little-endian data.
 pub fn tensor_to_proto(name: &str, t: &Tensor) -> TensorProto {
-    let raw: Vec<u8> = match t.data() {
-        Data::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        Data::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        Data::F16(v) => v.iter().flat_map(|x| x.to_bits().to_le_bytes()).collect(),
-        Data::BF16(v) => v.iter().flat_map(|x| x.to_bits().to_le_bytes()).collect(),
-        d @ (Data::I8(_) | Data::U8(_)) if t.dtype().bits() < 8 => pack(t.dtype(), d),
-        Data::I8(v) => v.iter().map(|&x| x as u8).collect(),
-        Data::U8(v) => v.clone(),
-        Data::I16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        Data::U16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        Data::I32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        Data::U32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        Data::I64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        Data::U64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        Data::Bool(v) => v.iter().map(|&x| x as u8).collect(),
+    let raw = if t.dtype().bits() < 8 {
+        pack(t.dtype(), t.data())
+    } else {
+        t.data().to_le_bytes()
     };
     TensorProto {
         name: name.to_string(),
