@@ -216,6 +216,13 @@ pub fn infer(
 
 /// Assigns a type to every value of `graph`. Graph inputs and constants must already have one.
 pub fn infer_graph(graph: &mut Graph) -> Result<(), Error> {
+    infer_graph_values(graph).map(|_| ())
+}
+
+/// [`infer_graph`], also returning, per value, its value where known at compile time: constants
+/// and the results of folded constant subgraphs (such as shape arithmetic once input shapes are
+/// static).
+pub fn infer_graph_values(graph: &mut Graph) -> Result<Vec<Option<Arc<Tensor>>>, Error> {
     let mut known: Vec<Option<Arc<Tensor>>> = graph
         .values
         .iter()
@@ -282,7 +289,7 @@ pub fn infer_graph(graph: &mut Graph) -> Result<(), Error> {
             known[o.index()] = v;
         }
     }
-    Ok(())
+    Ok(known)
 }
 
 /// The largest tensor a graph may produce: more cannot be allocated on any machine tenfold

@@ -1,0 +1,3 @@
+//! The runtime: memory planning, the thread pool, and the executor of compiled programs.
+
+pub mod pool;
