@@ -1,15 +1,20 @@
 //! The compiler facade: load a model, compile it for a target, run it.
 //!
-//! Today an [`Executable`] runs the reference interpreter (`ir::interp`); generated code will
-//! take its place behind the same API.
+//! An [`Executable`] specializes the graph on the shapes of its inputs, lowers it to kernels
+//! and compiles them to native code, once per input-shape signature (dynamic dims work: each
+//! new signature compiles once and is cached). `-O0` runs the reference interpreter instead.
 
 use crate::error::Error;
-use ir::{Graph, Tensor};
+use codegen::lower::{LowerOptions, lower};
+use codegen::runtime::{CompiledProgram, Pool};
+use codegen::{CodegenError, kernel::Program};
+use ir::shape::{concrete, static_shape};
+use ir::{Graph, Tensor, TensorType};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Where compiled code runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -136,12 +141,22 @@ impl Compiler {
                 ));
             }
         }
-        Ok(Executable {
+        let threads = self.get_threads();
+        let exe = Executable {
             graph: model.graph.clone(),
             target: self.target,
             opt_level: self.opt_level,
-            threads: self.get_threads(),
-        })
+            threads,
+            engine: Arc::new(Engine {
+                pool: Pool::new(threads),
+                cache: Mutex::new(HashMap::new()),
+            }),
+        };
+        // A model whose inputs all have static shapes has one signature: compile it now.
+        if let Some(signature) = exe.static_signature() {
+            exe.prepared(&signature)?;
+        }
+        Ok(exe)
     }
 }
 
@@ -174,17 +189,63 @@ impl Model {
 /// What one run cost.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RunStats {
-    /// The most bytes held at once by inputs and intermediate tensors (constants excluded).
+    /// The most bytes held at once by inputs, outputs and intermediate tensors (constants
+    /// excluded). For compiled code: inputs, outputs, the planned arena and scratch.
     pub peak_bytes: usize,
 }
 
-/// A compiled model, ready to run many times.
-#[derive(Clone, Debug)]
+/// How a graph runs for one input-shape signature.
+pub enum Plan {
+    /// Compiled kernels (some of which may be interpreted nodes: see [`Program::kernels`]).
+    Compiled(Box<CompiledProgram>),
+    /// The whole graph runs in the reference interpreter, for the reason given.
+    Interpreted(String),
+}
+
+impl Plan {
+    /// The lowered program, when compiled.
+    pub fn program(&self) -> Option<&Program> {
+        match self {
+            Plan::Compiled(c) => Some(c.program()),
+            Plan::Interpreted(_) => None,
+        }
+    }
+}
+
+impl fmt::Debug for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Plan::Compiled(c) => write!(f, "Compiled({} kernels)", c.program().kernels.len()),
+            Plan::Interpreted(why) => write!(f, "Interpreted({why})"),
+        }
+    }
+}
+
+/// Shared by the clones of an executable: the thread pool and the compiled signatures.
+struct Engine {
+    pool: Pool,
+    cache: Mutex<HashMap<Vec<Vec<usize>>, Arc<Plan>>>,
+}
+
+/// A compiled model, ready to run many times (and from several threads).
+#[derive(Clone)]
 pub struct Executable {
     graph: Arc<Graph>,
     target: Target,
     opt_level: OptLevel,
     threads: usize,
+    engine: Arc<Engine>,
+}
+
+impl fmt::Debug for Executable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Executable")
+            .field("graph", &self.graph.name)
+            .field("target", &self.target)
+            .field("opt_level", &self.opt_level)
+            .field("threads", &self.threads)
+            .finish()
+    }
 }
 
 impl Executable {
@@ -199,6 +260,49 @@ impl Executable {
         &self,
         feeds: &HashMap<String, Tensor>,
     ) -> Result<(Vec<(String, Tensor)>, RunStats), Error> {
+        if self.opt_level == OptLevel::O0 {
+            return self.interpret(feeds);
+        }
+        let inputs = ir::interp::bind_feeds(&self.graph, feeds)?;
+        let signature: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
+        let plan = self.prepared(&signature)?;
+        match &*plan {
+            Plan::Interpreted(_) => self.interpret(feeds),
+            Plan::Compiled(c) => {
+                let outputs = c.run(&inputs, &self.engine.pool).map_err(codegen_error)?;
+                let named = c
+                    .program()
+                    .output_names
+                    .iter()
+                    .cloned()
+                    .zip(outputs)
+                    .collect();
+                Ok((
+                    named,
+                    RunStats {
+                        peak_bytes: c.peak_bytes(),
+                    },
+                ))
+            }
+        }
+    }
+
+    /// How the graph runs on feeds of these shapes (compiling it if it was not yet).
+    pub fn plan(&self, feeds: &HashMap<String, Tensor>) -> Result<Arc<Plan>, Error> {
+        if self.opt_level == OptLevel::O0 {
+            return Ok(Arc::new(Plan::Interpreted(
+                "-O0 runs the interpreter".into(),
+            )));
+        }
+        let inputs = ir::interp::bind_feeds(&self.graph, feeds)?;
+        let signature: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
+        self.prepared(&signature)
+    }
+
+    fn interpret(
+        &self,
+        feeds: &HashMap<String, Tensor>,
+    ) -> Result<(Vec<(String, Tensor)>, RunStats), Error> {
         let (outputs, stats) = ir::interp::run_with_stats(&self.graph, feeds)?;
         Ok((
             outputs,
@@ -206,6 +310,80 @@ impl Executable {
                 peak_bytes: stats.peak_bytes,
             },
         ))
+    }
+
+    /// The input shapes, when every input's shape is static.
+    fn static_signature(&self) -> Option<Vec<Vec<usize>>> {
+        if self.opt_level == OptLevel::O0 {
+            return None;
+        }
+        self.graph
+            .inputs
+            .iter()
+            .map(|&v| {
+                let ty = self.graph.value(v).ty.as_ref()?;
+                concrete(ty.shape.as_deref()?)
+            })
+            .collect()
+    }
+
+    /// The plan for one signature, from the cache or compiled now.
+    fn prepared(&self, signature: &[Vec<usize>]) -> Result<Arc<Plan>, Error> {
+        if let Some(p) = self.lock_cache().get(signature) {
+            return Ok(p.clone());
+        }
+        let plan = Arc::new(self.build_plan(signature)?);
+        self.lock_cache()
+            .entry(signature.to_vec())
+            .or_insert_with(|| plan.clone());
+        Ok(plan)
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<Vec<usize>>, Arc<Plan>>> {
+        // A panic while holding the lock cannot leave the map half-updated (one insert).
+        self.engine
+            .cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Specializes the graph on `signature`, lowers and compiles it. Graphs that cannot be
+    /// compiled (data-dependent shapes) get an interpreted plan; real errors (a shape
+    /// contradiction) are returned.
+    fn build_plan(&self, signature: &[Vec<usize>]) -> Result<Plan, Error> {
+        let mut graph = (*self.graph).clone();
+        for (&v, shape) in self.graph.inputs.iter().zip(signature) {
+            let value = graph.value_mut(v);
+            let dtype = match &value.ty {
+                Some(ty) => ty.dtype,
+                None => {
+                    return Ok(Plan::Interpreted(format!(
+                        "input '{}' has no declared type",
+                        value.name
+                    )));
+                }
+            };
+            value.ty = Some(TensorType::new(dtype, static_shape(shape)));
+        }
+        let known = ir::infer::infer_graph_values(&mut graph)?;
+        if let Some(v) = graph.values.iter().find(|v| {
+            v.ty.as_ref()
+                .and_then(|t| concrete(t.shape.as_deref()?))
+                .is_none()
+        }) {
+            return Ok(Plan::Interpreted(format!(
+                "the shape of '{}' depends on data",
+                v.name
+            )));
+        }
+        let program = match lower(&graph, &known, &LowerOptions::default()) {
+            Ok(p) => p,
+            Err(e) => return Ok(Plan::Interpreted(e.to_string())),
+        };
+        match CompiledProgram::compile(program) {
+            Ok(c) => Ok(Plan::Compiled(Box::new(c))),
+            Err(e) => Ok(Plan::Interpreted(e.to_string())),
+        }
     }
 
     pub fn graph(&self) -> &Graph {
@@ -222,5 +400,15 @@ impl Executable {
 
     pub fn threads(&self) -> usize {
         self.threads
+    }
+}
+
+fn codegen_error(e: CodegenError) -> Error {
+    match e {
+        CodegenError::Run(e) => Error::Ir(e),
+        CodegenError::Input { name, msg } => Error::Ir(ir::Error::Input { name, msg }),
+        other @ (CodegenError::Unsupported(_) | CodegenError::Jit { .. }) => {
+            Error::Unavailable(other.to_string())
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! `tenfold info`: a model's inputs, outputs, op histogram, parameter count and FLOPs.
 
 use super::Report;
+use super::args::CompileArgs;
 use super::{feeds, summary};
 use crate::compiler::{Compiler, Model};
 use crate::error::Error;
@@ -23,6 +24,12 @@ pub struct InfoArgs {
     /// Print one line holding a JSON object instead of text
     #[arg(long)]
     pub json: bool,
+    /// Also compile the model and show its kernels: what each fused, and which nodes run in the
+    /// interpreter
+    #[arg(long)]
+    pub plan: bool,
+    #[command(flatten)]
+    pub compile: CompileArgs,
 }
 
 /// The FLOPs of a model at concrete input shapes, or why they are unknown.
@@ -39,7 +46,12 @@ pub fn info(args: &InfoArgs) -> Result<Report, Error> {
     let (parameters, parameter_bytes) = parameters(graph);
     let flop_count = count_flops(&model, &feeds::parse_dims(&args.dim)?);
 
-    let stdout = if args.json {
+    let plan = if args.plan {
+        Some(super::plan::describe(&model, &args.dim, &args.compile)?)
+    } else {
+        None
+    };
+    let mut stdout = if args.json {
         let flops = flop_count.flops.as_ref().ok();
         let mut obj = json!({
             "model": args.model.display().to_string(),
@@ -56,10 +68,16 @@ pub fn info(args: &InfoArgs) -> Result<Report, Error> {
         if let Err(why) = &flop_count.flops {
             obj["flops_unknown_reason"] = json!(why);
         }
+        if let Some((_, plan)) = &plan {
+            obj["plan"] = plan.clone();
+        }
         format!("{obj}\n")
     } else {
         text(args, graph, &ops, parameters, parameter_bytes, &flop_count)
     };
+    if let (Some((text, _)), false) = (&plan, args.json) {
+        stdout.push_str(text);
+    }
     Ok(Report {
         stdout,
         notes: Vec::new(),

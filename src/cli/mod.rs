@@ -6,6 +6,7 @@ mod args;
 mod bench;
 mod feeds;
 mod info;
+mod plan;
 mod run;
 mod summary;
 

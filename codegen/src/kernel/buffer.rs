@@ -42,7 +42,21 @@ impl BufferDecl {
         self.shape.iter().product()
     }
 
+    /// Bytes in memory (sub-byte dtypes take one byte per element, like `ir::Data`).
     pub fn bytes(&self) -> usize {
-        self.dtype.bytes_for(self.numel())
+        storage_bytes(self.dtype, self.numel())
     }
+}
+
+/// Bytes that `n` elements of `dtype` take in memory: `ir::Data`'s storage, one element per
+/// storage slot (sub-byte dtypes unpacked, bool one byte).
+pub fn storage_bytes(dtype: DType, n: usize) -> usize {
+    use ir::dtype::Storage as S;
+    let width = match dtype.storage() {
+        S::F64 | S::I64 | S::U64 => 8,
+        S::F32 | S::I32 | S::U32 => 4,
+        S::F16 | S::BF16 | S::I16 | S::U16 => 2,
+        S::I8 | S::U8 | S::Bool => 1,
+    };
+    n * width
 }

@@ -27,7 +27,7 @@ pub mod schedule;
 
 pub use access::{Access, IndexCheck, Indirect, contiguous_strides};
 pub use body::{BinaryFn, Body, Inst, InstId, Scalar, Store, UnaryFn};
-pub use buffer::{BufferDecl, BufferId, BufferKind};
+pub use buffer::{BufferDecl, BufferId, BufferKind, storage_bytes};
 pub use kinds::{
     ConvKernel, GemmKernel, GemmOperand, InterpKernel, Kernel, KernelKind, PointwiseKernel,
     ReduceFn, ReduceKernel, RowKernel, RowOp,

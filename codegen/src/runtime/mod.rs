@@ -1,3 +1,9 @@
 //! The runtime: memory planning, the thread pool, and the executor of compiled programs.
 
+pub mod exec;
+pub mod plan;
 pub mod pool;
+
+pub use exec::CompiledProgram;
+pub use plan::MemoryPlan;
+pub use pool::Pool;

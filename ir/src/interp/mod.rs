@@ -234,16 +234,7 @@ pub fn run_with_stats(
     let mut live_bytes = 0usize;
     let mut stats = RunStats::default();
     let mut env: Vec<Option<Arc<Tensor>>> = vec![None; graph.values.len()];
-    let mut bound: HashMap<String, usize> = HashMap::new();
-    for &input in &graph.inputs {
-        let value = graph.value(input);
-        let t = feeds.get(&value.name).ok_or_else(|| Error::Input {
-            name: value.name.clone(),
-            msg: "no tensor was given for this graph input".into(),
-        })?;
-        if let Some(ty) = &value.ty {
-            check_feed(&value.name, ty, t, &mut bound)?;
-        }
+    for (&input, t) in graph.inputs.iter().zip(bind_feeds(graph, feeds)?) {
         live_bytes += bytes_of(t);
         env[input.index()] = Some(Arc::new(t.clone()));
     }
@@ -304,6 +295,28 @@ pub fn run_with_stats(
         })
         .collect::<Result<Vec<_>, Error>>()?;
     Ok((outputs, stats))
+}
+
+/// The feed of each graph input, in the graph's input order, checked against the declared
+/// dtype and shape (each symbolic dim taking one size across all inputs).
+pub fn bind_feeds<'a>(
+    graph: &Graph,
+    feeds: &'a HashMap<String, Tensor>,
+) -> Result<Vec<&'a Tensor>, Error> {
+    let mut bound: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(graph.inputs.len());
+    for &input in &graph.inputs {
+        let value = graph.value(input);
+        let t = feeds.get(&value.name).ok_or_else(|| Error::Input {
+            name: value.name.clone(),
+            msg: "no tensor was given for this graph input".into(),
+        })?;
+        if let Some(ty) = &value.ty {
+            check_feed(&value.name, ty, t, &mut bound)?;
+        }
+        out.push(t);
+    }
+    Ok(out)
 }
 
 fn is_constant(graph: &Graph, v: crate::graph::ValueId) -> bool {
