@@ -10,13 +10,13 @@
 
 mod bits;
 mod cache;
-pub(crate) mod conv;
+pub mod conv;
 mod detection;
 mod determinant;
 mod elementwise;
 mod gated;
 mod index;
-pub(crate) mod layout;
+pub mod layout;
 pub(crate) mod linalg;
 mod norm;
 pub(crate) mod quant;

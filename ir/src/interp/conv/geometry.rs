@@ -9,7 +9,7 @@ use crate::op_bail;
 /// One spatial axis of a window op, fully resolved: output `o`, tap `t` reads input coordinate
 /// `o * stride + t * dilation - pad_begin` (padding when outside `0..input`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Axis {
+pub struct Axis {
     pub input: usize,
     pub kernel: usize,
     pub stride: usize,
@@ -36,7 +36,7 @@ impl Axis {
 
 /// The window attributes of a conv or pool with the spec defaults filled in for the rank.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct WindowSpec {
+pub struct WindowSpec {
     pub kernel: Vec<usize>,
     pub strides: Vec<usize>,
     pub dilations: Vec<usize>,
@@ -51,7 +51,7 @@ pub(crate) struct WindowSpec {
 const MAX_EXTENT: usize = 1 << 31;
 
 /// An error if any value of `list` exceeds [`MAX_EXTENT`].
-pub(crate) fn check_bounded(name: &str, list: &[usize]) -> Result<(), OpError> {
+pub fn check_bounded(name: &str, list: &[usize]) -> Result<(), OpError> {
     if let Some(v) = list.iter().find(|&&v| v > MAX_EXTENT) {
         op_bail!("{name} value {v} is too large (at most {MAX_EXTENT})");
     }

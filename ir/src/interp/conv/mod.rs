@@ -2,7 +2,7 @@
 //! `geometry` (and `transpose` for ConvTranspose), which shape inference shares.
 
 mod convolution;
-pub(crate) mod geometry;
+pub mod geometry;
 mod lrn;
 pub(crate) mod pool;
 pub(crate) mod transpose;
