@@ -1,19 +1,27 @@
 //! ONNX conformance: runs every backend node case and every `light_*` model written by
 //! `scripts/gen_onnx_tests.py` through the reference interpreter and compares with the expected
-//! outputs (rtol 1e-3, atol 1e-7, as the ONNX backend runner does).
+//! outputs (rtol 1e-3, atol 1e-7, as the ONNX backend runner does). Every case the interpreter
+//! passes also runs through the compiled path (`Compiler::new()`, -O2, one thread) against the
+//! same expected outputs at the same tolerances.
 //!
 //! `tests/conformance/passing.txt` lists the cases that pass; a listed case that fails fails
-//! this test, and no case may panic. Environment:
+//! this test, a case that passes in the interpreter but fails compiled fails it, and no case
+//! may panic. Environment:
 //! - `TENFOLD_ONNX_TESTS`: the cases' folder (default `target/onnx-tests`);
 //! - `TENFOLD_CONFORMANCE_FILTER`: run only cases whose name contains this, printing each result;
 //! - `TENFOLD_CONFORMANCE_UPDATE=1`: rewrite `passing.txt` with today's passing set.
 
 mod common;
 
-use common::{LoadError, check_case, load_case};
+use common::{
+    DataSet, LoadError, PlanSummary, check_case, compile_graph, load_case, panic_message,
+};
+use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tenfold::OptLevel;
 
 const RTOL: f64 = 1e-3;
 const ATOL: f64 = 1e-7;
@@ -26,26 +34,103 @@ enum Outcome {
     Panic(String),
 }
 
-fn run_case(dir: &Path) -> Outcome {
-    let res = catch_unwind(AssertUnwindSafe(|| match load_case(dir) {
-        Err(LoadError::Unsupported(m)) => Outcome::Unsupported(m),
-        Err(LoadError::Failed(m)) => Outcome::Fail(m),
-        Ok((graph, sets)) => match check_case(&graph, &sets, RTOL, ATOL, ir::interp::run) {
-            Ok(()) => Outcome::Pass,
-            Err(m) if m.contains("unsupported") || m.contains("not supported") => {
-                Outcome::Unsupported(m)
-            }
-            Err(m) => Outcome::Fail(m),
-        },
+/// How a case that passes in the interpreter fared in the compiled path.
+#[derive(Clone, Debug, Default)]
+struct CompiledRun {
+    /// Why it did not match the expected outputs (a compile or run error, a mismatch, a
+    /// panic); `None` when it matched.
+    failure: Option<String>,
+    /// The plan for the first data set's shapes (empty when compiling failed).
+    plan: PlanSummary,
+    /// Compiling and running every data set.
+    time: Duration,
+}
+
+/// One case: the interpreter's outcome, and the compiled path's when the interpreter passes.
+#[derive(Clone, Debug)]
+struct CaseResult {
+    outcome: Outcome,
+    compiled: Option<CompiledRun>,
+    interp_time: Duration,
+}
+
+fn run_case(dir: &Path) -> CaseResult {
+    let start = Instant::now();
+    let loaded = catch_unwind(AssertUnwindSafe(|| load_case(dir)));
+    let (graph, sets) = match loaded {
+        Err(p) => return interp_only(Outcome::Panic(panic_message(&*p)), start),
+        Ok(Err(LoadError::Unsupported(m))) => return interp_only(Outcome::Unsupported(m), start),
+        Ok(Err(LoadError::Failed(m))) => return interp_only(Outcome::Fail(m), start),
+        Ok(Ok(case)) => case,
+    };
+    let res = catch_unwind(AssertUnwindSafe(|| {
+        check_case(&graph, &sets, RTOL, ATOL, ir::interp::run)
     }));
-    res.unwrap_or_else(|p| {
-        let msg = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
-        Outcome::Panic(msg)
-    })
+    let outcome = match res {
+        Err(p) => Outcome::Panic(panic_message(&*p)),
+        Ok(Ok(())) => Outcome::Pass,
+        Ok(Err(m)) if m.contains("unsupported") || m.contains("not supported") => {
+            Outcome::Unsupported(m)
+        }
+        Ok(Err(m)) => Outcome::Fail(m),
+    };
+    let interp_time = start.elapsed();
+    let compiled = (outcome == Outcome::Pass).then(|| run_compiled(&graph, &sets));
+    CaseResult {
+        outcome,
+        compiled,
+        interp_time,
+    }
+}
+
+fn interp_only(outcome: Outcome, start: Instant) -> CaseResult {
+    CaseResult {
+        outcome,
+        compiled: None,
+        interp_time: start.elapsed(),
+    }
+}
+
+/// Compiles the case at -O2 with one thread and checks every data set.
+fn run_compiled(graph: &ir::Graph, sets: &[DataSet]) -> CompiledRun {
+    let start = Instant::now();
+    let res = catch_unwind(AssertUnwindSafe(|| {
+        let exe = match compile_graph(graph, OptLevel::O2, 1) {
+            Ok(exe) => exe,
+            Err(e) => {
+                return CompiledRun {
+                    failure: Some(format!("compile: {e}")),
+                    ..CompiledRun::default()
+                };
+            }
+        };
+        let plan = match sets.first().map(|s| PlanSummary::of_run(&exe, &s.inputs)) {
+            None => PlanSummary::default(),
+            Some(Ok(plan)) => plan,
+            Some(Err(e)) => {
+                return CompiledRun {
+                    failure: Some(format!("plan: {e}")),
+                    ..CompiledRun::default()
+                };
+            }
+        };
+        // A whole-graph fallback runs the interpreter that just passed: only the plan counts.
+        let failure = match plan.fallback {
+            Some(_) => None,
+            None => check_case(graph, sets, RTOL, ATOL, |_, feeds| exe.run(feeds)).err(),
+        };
+        CompiledRun {
+            failure,
+            plan,
+            time: Duration::ZERO,
+        }
+    }));
+    let mut run = res.unwrap_or_else(|p| CompiledRun {
+        failure: Some(format!("panicked: {}", panic_message(&*p))),
+        ..CompiledRun::default()
+    });
+    run.time = start.elapsed();
+    run
 }
 
 fn case_dirs(root: &Path) -> Vec<(String, PathBuf)> {
@@ -96,7 +181,7 @@ fn onnx_backend_conformance() {
                     let Some((name, dir)) = cases.get(i) else {
                         break;
                     };
-                    let outcome = std::thread::Builder::new()
+                    let result = std::thread::Builder::new()
                         .stack_size(64 << 20)
                         .spawn({
                             let dir = dir.clone();
@@ -104,15 +189,23 @@ fn onnx_backend_conformance() {
                         })
                         .unwrap()
                         .join()
-                        .unwrap_or(Outcome::Panic("worker died".into()));
-                    results.lock().unwrap().push((name.clone(), outcome));
+                        .unwrap_or(CaseResult {
+                            outcome: Outcome::Panic("worker died".into()),
+                            compiled: None,
+                            interp_time: Duration::ZERO,
+                        });
+                    results.lock().unwrap().push((name.clone(), result));
                 }
             });
         }
     });
     let _ = std::panic::take_hook();
-    let mut results = results.into_inner().unwrap();
-    results.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut full: Vec<(String, CaseResult)> = results.into_inner().unwrap();
+    full.sort_by(|a, b| a.0.cmp(&b.0));
+    let results: Vec<(String, Outcome)> = full
+        .iter()
+        .map(|(n, r)| (n.clone(), r.outcome.clone()))
+        .collect();
 
     let passing_file = manifest.join("tests/conformance/passing.txt");
     let listed: Vec<String> = std::fs::read_to_string(&passing_file)
@@ -134,8 +227,14 @@ fn onnx_backend_conformance() {
     let is_fail = |o: &Outcome| matches!(o, Outcome::Fail(_) | Outcome::Panic(_));
     let is_panic = |o: &Outcome| matches!(o, Outcome::Panic(_));
     if filter.is_some() {
-        for (n, o) in &results {
-            println!("{n}: {o:?}");
+        for (n, r) in &full {
+            println!("{n}: {:?}", r.outcome);
+            if let Some(c) = &r.compiled {
+                match &c.failure {
+                    None => println!("  compiled: pass ({})", c.plan.describe()),
+                    Some(m) => println!("  compiled: FAIL ({}): {m}", c.plan.describe()),
+                }
+            }
         }
     }
     println!(
@@ -151,6 +250,10 @@ fn onnx_backend_conformance() {
         count(is_fail, "light_"),
         count(is_unsup, "light_")
     );
+
+    for prefix in ["test_", "light_"] {
+        print_compiled_counts(&full, prefix);
+    }
 
     if std::env::var("TENFOLD_CONFORMANCE_UPDATE").is_ok_and(|v| v == "1") && filter.is_none() {
         let mut text = String::from(
@@ -173,6 +276,19 @@ fn onnx_backend_conformance() {
             problems.push(format!("{n} is listed as passing but: {o:?}"));
         }
     }
+    for (n, r) in &full {
+        if let Some(CompiledRun {
+            failure: Some(m),
+            plan,
+            ..
+        }) = &r.compiled
+        {
+            problems.push(format!(
+                "{n} passes in the interpreter but fails compiled ({}): {m}",
+                plan.describe()
+            ));
+        }
+    }
     let ran: std::collections::HashSet<&String> = results.iter().map(|(n, _)| n).collect();
     if filter.is_none() {
         for n in &listed {
@@ -187,4 +303,80 @@ fn onnx_backend_conformance() {
         problems.len(),
         problems.join("\n")
     );
+}
+
+/// Prints the compiled path's counts for the cases whose names start with `prefix`: passes and
+/// failures, kernels by kind, the ops left to the interpreter and the most frequent reasons for
+/// whole-graph fallbacks.
+fn print_compiled_counts(full: &[(String, CaseResult)], prefix: &str) {
+    let runs: Vec<&CompiledRun> = full
+        .iter()
+        .filter(|(n, _)| n.starts_with(prefix))
+        .filter_map(|(_, r)| r.compiled.as_ref())
+        .collect();
+    let failed = runs.iter().filter(|c| c.failure.is_some()).count();
+    let compiled: usize = runs.iter().map(|c| c.plan.compiled_kernels()).sum();
+    let interp: usize = runs.iter().map(|c| c.plan.interp_nodes.len()).sum();
+    let fallbacks = runs.iter().filter(|c| c.plan.fallback.is_some()).count();
+    let label = if prefix == "test_" {
+        "node cases"
+    } else {
+        "light models"
+    };
+    println!(
+        "{label}, compiled path: {} passed, {failed} failed (of {} the interpreter passes); kernels: {compiled} compiled, {interp} interpreted nodes, {fallbacks} whole-graph fallbacks",
+        runs.len() - failed,
+        runs.len()
+    );
+    let interp_time: Duration = full
+        .iter()
+        .filter(|(n, _)| n.starts_with(prefix))
+        .map(|(_, r)| r.interp_time)
+        .sum();
+    let compiled_time: Duration = runs.iter().map(|c| c.time).sum();
+    println!(
+        "  time summed over cases: interpreter {:.1} s, compiled path (compile + run) {:.1} s",
+        interp_time.as_secs_f64(),
+        compiled_time.as_secs_f64()
+    );
+    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut interp_ops: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for c in &runs {
+        for (label, n) in &c.plan.kind_counts {
+            *kinds.entry(label).or_default() += n;
+        }
+        for (op, _) in &c.plan.interp_nodes {
+            *interp_ops.entry(op.as_str()).or_default() += 1;
+        }
+        if let Some(why) = &c.plan.fallback {
+            // Reasons name values and shapes; the first words group them.
+            let key: String = why.chars().take(60).collect();
+            *reasons.entry(key).or_default() += 1;
+        }
+    }
+    let top = |m: Vec<(String, usize)>, k: usize| -> String {
+        let mut m = m;
+        m.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        m.iter()
+            .take(k)
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !kinds.is_empty() {
+        let v = kinds.iter().map(|(k, n)| (k.to_string(), *n)).collect();
+        println!("  kernels by kind: {}", top(v, usize::MAX));
+    }
+    if !interp_ops.is_empty() {
+        let v = interp_ops
+            .iter()
+            .map(|(k, n)| (k.to_string(), *n))
+            .collect();
+        println!("  interpreted nodes by op (top 15): {}", top(v, 15));
+    }
+    if !reasons.is_empty() {
+        let v: Vec<(String, usize)> = reasons.into_iter().collect();
+        println!("  whole-graph fallbacks by reason (top 8): {}", top(v, 8));
+    }
 }

@@ -1,16 +1,22 @@
 //! The bundled transformer fixtures (GPT-2, BERT, ViT; exported from PyTorch with the dynamo
-//! exporter at opset 18) run through the reference interpreter and match ONNX Runtime's outputs
-//! saved beside them: |got - want| <= 1e-6 + 1e-4 * |want| for every element.
+//! exporter at opset 18) run through the reference interpreter and through the compiled path
+//! (-O2, one and two threads) and match ONNX Runtime's outputs saved beside them:
+//! |got - want| <= 1e-6 + 1e-4 * |want| for every element. The compiled plans must be compiled
+//! kernels, with no node left to the interpreter except those listed in [`ALLOWED_INTERP`].
 
 mod common;
 
-use common::{LoadError, check_case, load_case};
+use common::{LoadError, PlanSummary, check_case, compile_graph, load_case};
 use std::path::Path;
+use tenfold::OptLevel;
 
 const RTOL: f64 = 1e-4;
 const ATOL: f64 = 1e-6;
 
-fn check_fixture(name: &str) {
+/// Nodes the compiled plans may leave to the interpreter: (fixture, op name, why).
+const ALLOWED_INTERP: &[(&str, &str, &str)] = &[];
+
+fn load_fixture(name: &str) -> (ir::Graph, Vec<common::DataSet>) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name);
@@ -19,8 +25,44 @@ fn check_fixture(name: &str) {
         Err(LoadError::Unsupported(m)) | Err(LoadError::Failed(m)) => panic!("{name}: {m}"),
     };
     assert!(!sets.is_empty(), "{name} has no test data");
+    (graph, sets)
+}
+
+fn check_fixture(name: &str) {
+    let (graph, sets) = load_fixture(name);
     if let Err(m) = check_case(&graph, &sets, RTOL, ATOL, ir::interp::run) {
         panic!("{name}: {m}");
+    }
+}
+
+/// Compiles the fixture at -O2 with `threads` threads, checks its plan and its outputs.
+fn check_fixture_compiled(name: &str, threads: usize) {
+    let (graph, sets) = load_fixture(name);
+    let exe = compile_graph(&graph, OptLevel::O2, threads)
+        .unwrap_or_else(|e| panic!("{name}: compiling: {e}"));
+    let plan = PlanSummary::of_run(&exe, &sets[0].inputs)
+        .unwrap_or_else(|e| panic!("{name}: planning: {e}"));
+    println!("{name}, {threads} thread(s): {}", plan.describe());
+    if let Some(why) = &plan.fallback {
+        panic!("{name}: the whole graph runs in the interpreter: {why}");
+    }
+    let unexpected: Vec<String> = plan
+        .interp_nodes
+        .iter()
+        .filter(|(op, _)| {
+            !ALLOWED_INTERP
+                .iter()
+                .any(|(fixture, allowed, _)| *fixture == name && allowed == op)
+        })
+        .map(|(op, node)| format!("{op} '{node}'"))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "{name}: nodes left to the interpreter: {}",
+        unexpected.join(", ")
+    );
+    if let Err(m) = check_case(&graph, &sets, RTOL, ATOL, |_, feeds| exe.run(feeds)) {
+        panic!("{name}, compiled with {threads} thread(s): {m}");
     }
 }
 
@@ -37,4 +79,22 @@ fn bert_matches_onnx_runtime() {
 #[test]
 fn vit_matches_onnx_runtime() {
     check_fixture("vit");
+}
+
+#[test]
+fn gpt2_compiled_matches_onnx_runtime() {
+    check_fixture_compiled("gpt2", 1);
+    check_fixture_compiled("gpt2", 2);
+}
+
+#[test]
+fn bert_compiled_matches_onnx_runtime() {
+    check_fixture_compiled("bert", 1);
+    check_fixture_compiled("bert", 2);
+}
+
+#[test]
+fn vit_compiled_matches_onnx_runtime() {
+    check_fixture_compiled("vit", 1);
+    check_fixture_compiled("vit", 2);
 }

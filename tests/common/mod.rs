@@ -5,6 +5,7 @@
 use ir::Tensor;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use tenfold::{Compiler, Executable, Model, OptLevel, Plan};
 
 /// One data set of a case: feeds by graph-input name, expected outputs in graph-output order.
 pub struct DataSet {
@@ -155,12 +156,12 @@ fn close(a: f64, b: f64, rtol: f64, atol: f64) -> bool {
 }
 
 /// Runs every data set of a case through `run` and compares outputs.
-pub fn check_case(
+pub fn check_case<E: std::fmt::Display>(
     graph: &ir::Graph,
     sets: &[DataSet],
     rtol: f64,
     atol: f64,
-    run: impl Fn(&ir::Graph, &HashMap<String, Tensor>) -> Result<Vec<(String, Tensor)>, ir::Error>,
+    run: impl Fn(&ir::Graph, &HashMap<String, Tensor>) -> Result<Vec<(String, Tensor)>, E>,
 ) -> Result<(), String> {
     for (k, set) in sets.iter().enumerate() {
         let outs = run(graph, &set.inputs).map_err(|e| format!("data set {k}: {e}"))?;
@@ -170,4 +171,99 @@ pub fn check_case(
         }
     }
     Ok(())
+}
+
+/// Compiles an in-memory graph with `Compiler::new()` at `level` with `threads` worker threads.
+pub fn compile_graph(
+    graph: &ir::Graph,
+    level: OptLevel,
+    threads: usize,
+) -> Result<Executable, tenfold::Error> {
+    Compiler::new()
+        .opt_level(level)
+        .threads(threads)
+        .compile(&Model::from_graph(graph.clone()))
+}
+
+/// What a plan is made of, for counts and messages.
+#[derive(Clone, Debug, Default)]
+pub struct PlanSummary {
+    /// The reason the whole graph runs in the interpreter; `None` when it is compiled.
+    pub fallback: Option<String>,
+    /// Kernels per kind (`Program::kind_counts`), empty for a whole-graph fallback.
+    pub kind_counts: Vec<(&'static str, usize)>,
+    /// The nodes of a compiled plan that the interpreter runs: (op name, node name).
+    pub interp_nodes: Vec<(String, String)>,
+}
+
+impl PlanSummary {
+    pub fn of(plan: &Plan) -> PlanSummary {
+        match plan {
+            Plan::Interpreted(why) => PlanSummary {
+                fallback: Some(why.clone()),
+                ..PlanSummary::default()
+            },
+            Plan::Compiled(c) => {
+                let program = c.program();
+                let interp_nodes = program
+                    .kernels
+                    .iter()
+                    .filter_map(|k| match &k.kind {
+                        codegen::kernel::KernelKind::Interp(i) => Some((
+                            i.op.name().to_string(),
+                            k.nodes.first().cloned().unwrap_or_default(),
+                        )),
+                        codegen::kernel::KernelKind::Pointwise(_)
+                        | codegen::kernel::KernelKind::Row(_)
+                        | codegen::kernel::KernelKind::Reduce(_)
+                        | codegen::kernel::KernelKind::Gemm(_)
+                        | codegen::kernel::KernelKind::Conv(_) => None,
+                    })
+                    .collect();
+                PlanSummary {
+                    fallback: None,
+                    kind_counts: program.kind_counts(),
+                    interp_nodes,
+                }
+            }
+        }
+    }
+
+    /// The plan of `exe` for `feeds`, summarized.
+    pub fn of_run(
+        exe: &Executable,
+        feeds: &HashMap<String, Tensor>,
+    ) -> Result<PlanSummary, tenfold::Error> {
+        exe.plan(feeds).map(|p| PlanSummary::of(&p))
+    }
+
+    /// Kernels compiled to native code (every kind but `interp`).
+    pub fn compiled_kernels(&self) -> usize {
+        self.kind_counts
+            .iter()
+            .filter(|(label, _)| *label != "interp")
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// `pointwise 3, gemm 1, interp 1`, or `whole graph interpreted: <reason>`.
+    pub fn describe(&self) -> String {
+        match &self.fallback {
+            Some(why) => format!("whole graph interpreted: {why}"),
+            None => self
+                .kind_counts
+                .iter()
+                .map(|(label, n)| format!("{label} {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
+
+/// The message of a caught panic.
+pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
 }

@@ -1,45 +1,133 @@
 //! Contractions and convolutions on the CPU: packed microkernels of the `gemm` crate or a
 //! generated register-tiled loop nest, with the fused epilogue run on each block of output
 //! while it is in cache.
+//!
+//! A plan is a list of *phases* (one for a contraction, one per image for a convolution, whose
+//! im2col columns are built at the start of the phase), each of *items* (the batch of a
+//! contraction, the groups of a convolution), each an `m × n × k` product written densely into
+//! the accumulator arg (the first store of the epilogue). Items are cut into *blocks* of
+//! `tile_m` rows (0: whole items); a block is computed, then the epilogue runs on exactly those
+//! rows, in place, while they are in cache.
+//!
+//! Threads (when `schedule.parallel`): blocks are spread over the pool when there are at least
+//! as many as threads (each thread then computes and finishes its blocks alone); otherwise each
+//! block's product uses all threads (the `gemm` crate's own split) and its epilogue is split by
+//! rows.
 
-use crate::cpu::jit::{JitCode, JitCompiler};
+mod conv;
+mod epilogue;
+mod geometry;
+mod library;
+mod micro;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_conv;
+
+use crate::cpu::JitFn;
+use crate::cpu::jit::{JitCode, JitCompiler, KernelFn};
 use crate::error::CodegenError;
-use crate::kernel::{ConvKernel, GemmKernel, GemmSchedule};
+use crate::kernel::{ConvKernel, GemmKernel, GemmPath, GemmSchedule};
 use crate::runtime::pool::Pool;
+use epilogue::Epilogue;
+use geometry::{Geometry, Source};
 use ir::DType;
 
 /// A contraction or convolution ready to run.
-pub struct GemmPlan {}
+pub struct GemmPlan {
+    geo: Geometry,
+    path: GemmPath,
+    parallel: bool,
+    /// Rows of one block (at least 1, at most `geo.m`).
+    block_rows: usize,
+    /// The generated product of the `Jit` path: compiled, then resolved by [`GemmPlan::link`].
+    micro: Option<(KernelFn, Option<JitFn>)>,
+    epilogue: Epilogue,
+}
+
+/// Raw pointers shared read-only by the pool's workers.
+///
+/// Safety: the blocks that workers write are disjoint row ranges, and the pointers outlive the
+/// call that spreads the work (`Pool::for_chunks` returns when every chunk is done).
+#[derive(Clone, Copy)]
+struct Shared<'a> {
+    args: &'a [*mut u8],
+    scratch: *mut u8,
+}
+unsafe impl Sync for Shared<'_> {}
+unsafe impl Send for Shared<'_> {}
 
 impl GemmPlan {
     /// Prepares a contraction; compiles its epilogue (and its `Jit`-path loop nest) into `jit`.
     pub fn gemm(
-        _name: &str,
-        _kernel: &GemmKernel,
-        _schedule: &GemmSchedule,
-        _arg_dtypes: &[DType],
-        _jit: &mut JitCompiler,
+        name: &str,
+        kernel: &GemmKernel,
+        schedule: &GemmSchedule,
+        arg_dtypes: &[DType],
+        jit: &mut JitCompiler,
     ) -> Result<GemmPlan, CodegenError> {
-        Err(CodegenError::Unsupported("gemm".into()))
+        let geo = Geometry::gemm(kernel, arg_dtypes)?;
+        GemmPlan::build(name, geo, &kernel.epilogue, schedule, arg_dtypes, Some(jit))
     }
 
     /// Prepares a convolution (im2col into scratch, then a contraction per group).
     pub fn conv(
-        _name: &str,
-        _kernel: &ConvKernel,
-        _schedule: &GemmSchedule,
-        _arg_dtypes: &[DType],
-        _jit: &mut JitCompiler,
+        name: &str,
+        kernel: &ConvKernel,
+        schedule: &GemmSchedule,
+        arg_dtypes: &[DType],
+        jit: &mut JitCompiler,
     ) -> Result<GemmPlan, CodegenError> {
-        Err(CodegenError::Unsupported("conv".into()))
+        let geo = Geometry::conv(kernel, arg_dtypes)?;
+        GemmPlan::build(name, geo, &kernel.epilogue, schedule, arg_dtypes, Some(jit))
+    }
+
+    /// Builds a plan. Without a compiler, only the `Library` path with an epilogue that just
+    /// stores the accumulator can be built (the tests use this when the JIT is unavailable).
+    fn build(
+        name: &str,
+        geo: Geometry,
+        body: &crate::kernel::Body,
+        schedule: &GemmSchedule,
+        arg_dtypes: &[DType],
+        mut jit: Option<&mut JitCompiler>,
+    ) -> Result<GemmPlan, CodegenError> {
+        let epilogue = Epilogue::build(name, &geo, body, schedule, arg_dtypes, jit.as_deref_mut())?;
+        let micro = match schedule.path {
+            GemmPath::Library => None,
+            GemmPath::Jit => {
+                let jit = jit.ok_or_else(|| {
+                    CodegenError::Unsupported(format!("{name}: the Jit path needs the JIT"))
+                })?;
+                Some((micro::compile(name, &geo, schedule, jit)?, None))
+            }
+        };
+        let block_rows = match schedule.tile_m {
+            0 => geo.m,
+            t => t.min(geo.m),
+        }
+        .max(1);
+        Ok(GemmPlan {
+            geo,
+            path: schedule.path,
+            parallel: schedule.parallel,
+            block_rows,
+            micro,
+            epilogue,
+        })
     }
 
     /// Resolves the generated functions once the module is finalized.
-    pub fn link(&mut self, _code: &JitCode) {}
+    pub fn link(&mut self, code: &JitCode) {
+        if let Some((f, resolved)) = &mut self.micro {
+            *resolved = Some(code.get(*f));
+        }
+        self.epilogue.link(code);
+    }
 
     /// Bytes of scratch memory a run needs (im2col columns, packing).
     pub fn scratch_bytes(&self) -> usize {
-        0
+        self.geo.scratch_floats() * 4
     }
 
     /// Runs it.
@@ -47,5 +135,80 @@ impl GemmPlan {
     /// # Safety
     /// `args[i]` must point to the kernel's arg `i` with its declared size; `scratch` to
     /// `scratch_bytes()` writable bytes aligned to 64.
-    pub unsafe fn run(&self, _args: &[*mut u8], _scratch: *mut u8, _pool: &Pool) {}
+    pub unsafe fn run(&self, args: &[*mut u8], scratch: *mut u8, pool: &Pool) {
+        let geo = &self.geo;
+        let shared = Shared { args, scratch };
+        let threads = if self.parallel { pool.threads() } else { 1 };
+        let per_item = geo.m.div_ceil(self.block_rows);
+        let blocks = geo.items * per_item;
+        if geo.m > 0 && geo.n > 0 {
+            for phase in 0..geo.phases {
+                // SAFETY: the caller's contract covers the args and the scratch.
+                unsafe { geo.prepare_phase(args, scratch, phase, threads, pool) };
+                if blocks == 0 {
+                    continue;
+                }
+                if threads > 1 && (blocks >= threads || self.path == GemmPath::Jit) {
+                    pool.for_chunks(blocks, 1, &|lo, hi| {
+                        let s = shared;
+                        for blk in lo..hi {
+                            // SAFETY: blocks write disjoint rows; see `Shared`.
+                            unsafe { self.block(s, phase, blk / per_item, blk % per_item, None) };
+                        }
+                    });
+                } else {
+                    for blk in 0..blocks {
+                        let p = (threads > 1).then_some(pool);
+                        // SAFETY: as above, one block at a time.
+                        unsafe { self.block(shared, phase, blk / per_item, blk % per_item, p) };
+                    }
+                }
+            }
+        }
+        // SAFETY: the caller's contract covers the args.
+        unsafe { self.epilogue.run_whole(args, pool) };
+    }
+
+    /// Computes block `blk` of item `item` of `phase`, then its epilogue. With `wide`, the
+    /// product and the epilogue use all of the pool's threads.
+    unsafe fn block(&self, s: Shared, phase: usize, item: usize, blk: usize, wide: Option<&Pool>) {
+        let geo = &self.geo;
+        let r0 = blk * self.block_rows;
+        let r1 = (r0 + self.block_rows).min(geo.m);
+        let off = geo.item_offsets(phase, item);
+        let base = |src: Source, elems: i64| -> *mut f32 {
+            let p = match src {
+                Source::Arg(a) => s.args[a],
+                Source::Scratch => s.scratch,
+            };
+            (p as *mut f32).wrapping_offset(elems as isize)
+        };
+        let a = base(geo.a.src, geo.a.offset + off.a);
+        let b = base(geo.b.src, geo.b.offset + off.b);
+        let c = base(Source::Arg(geo.c_arg), off.c);
+        match (self.path, &self.micro) {
+            (GemmPath::Jit, Some((_, Some(f)))) => {
+                let ptrs = [a as *mut u8, b as *mut u8, c as *mut u8];
+                // SAFETY: the generated product reads rows [r0, r1) of this item's operands and
+                // writes the same rows of its accumulator, all inside the args.
+                unsafe { f(ptrs.as_ptr(), r0 as i64, r1 as i64) };
+            }
+            _ => {
+                let a = a.wrapping_offset(r0 as isize * geo.a.rs as isize);
+                let c = c.wrapping_offset((r0 * geo.n) as isize);
+                // SAFETY: rows [r0, r1) of the item, inside the args (caller's contract).
+                unsafe { library::product(geo, r1 - r0, a, b, c, wide) };
+            }
+        }
+        // SAFETY: the epilogue reads and writes only rows [r0, r1) of this item.
+        unsafe {
+            self.epilogue.run_rows(
+                s.args,
+                off.epi_item,
+                off.epi_row0 + r0,
+                off.epi_row0 + r1,
+                wide,
+            )
+        };
+    }
 }

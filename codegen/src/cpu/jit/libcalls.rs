@@ -1,0 +1,158 @@
+//! Rust helpers that generated code calls for what has no inline lowering: sin, cos, pow (the
+//! f32 functions of `std`, as the reference evaluator computes them) and the f16 conversions.
+
+use cranelift_codegen::ir::{
+    AbiParam, ExtFuncData, ExternalName, FuncRef, InstBuilder, Signature, UserExternalName, Value,
+    types,
+};
+use cranelift_frontend::FunctionBuilder;
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{FuncId, Linkage, Module};
+
+/// An imported helper.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LibFn {
+    Sin,
+    Cos,
+    Pow,
+    /// f16 bits (low 16 bits of an i32) to f32.
+    F16ToF32,
+    /// f32 to f16 bits (round to nearest even), in an i32.
+    F32ToF16,
+}
+
+const ALL: [LibFn; 5] = [
+    LibFn::Sin,
+    LibFn::Cos,
+    LibFn::Pow,
+    LibFn::F16ToF32,
+    LibFn::F32ToF16,
+];
+
+extern "C" fn tf_sin(x: f32) -> f32 {
+    x.sin()
+}
+
+extern "C" fn tf_cos(x: f32) -> f32 {
+    x.cos()
+}
+
+extern "C" fn tf_pow(x: f32, y: f32) -> f32 {
+    x.powf(y)
+}
+
+extern "C" fn tf_f16_to_f32(bits: u32) -> f32 {
+    half::f16::from_bits(bits as u16).to_f32()
+}
+
+extern "C" fn tf_f32_to_f16(x: f32) -> u32 {
+    half::f16::from_f32(x).to_bits() as u32
+}
+
+impl LibFn {
+    fn symbol(self) -> &'static str {
+        match self {
+            LibFn::Sin => "tenfold_sin",
+            LibFn::Cos => "tenfold_cos",
+            LibFn::Pow => "tenfold_pow",
+            LibFn::F16ToF32 => "tenfold_f16_to_f32",
+            LibFn::F32ToF16 => "tenfold_f32_to_f16",
+        }
+    }
+
+    fn address(self) -> *const u8 {
+        match self {
+            LibFn::Sin => tf_sin as *const u8,
+            LibFn::Cos => tf_cos as *const u8,
+            LibFn::Pow => tf_pow as *const u8,
+            LibFn::F16ToF32 => tf_f16_to_f32 as *const u8,
+            LibFn::F32ToF16 => tf_f32_to_f16 as *const u8,
+        }
+    }
+
+    /// (params, return) types.
+    fn types(self) -> (&'static [types::Type], types::Type) {
+        match self {
+            LibFn::Sin | LibFn::Cos => (&[types::F32], types::F32),
+            LibFn::Pow => (&[types::F32, types::F32], types::F32),
+            LibFn::F16ToF32 => (&[types::I32], types::F32),
+            LibFn::F32ToF16 => (&[types::F32], types::I32),
+        }
+    }
+
+    fn slot(self) -> usize {
+        ALL.iter().position(|&f| f == self).unwrap_or(0)
+    }
+}
+
+/// Makes the helpers resolvable by name in the module being built.
+pub(crate) fn register(builder: &mut JITBuilder) {
+    for f in ALL {
+        builder.symbol(f.symbol(), f.address());
+    }
+}
+
+/// The helpers' ids in one module.
+pub(crate) struct LibIds {
+    ids: Vec<(FuncId, Signature)>,
+}
+
+impl LibIds {
+    pub(crate) fn declare(module: &mut JITModule) -> Result<LibIds, String> {
+        let mut ids = Vec::with_capacity(ALL.len());
+        for f in ALL {
+            let mut sig: Signature = module.make_signature();
+            let (params, ret) = f.types();
+            sig.params.extend(params.iter().map(|&t| AbiParam::new(t)));
+            sig.returns.push(AbiParam::new(ret));
+            let id = module
+                .declare_function(f.symbol(), Linkage::Import, &sig)
+                .map_err(|e| e.to_string())?;
+            ids.push((id, sig));
+        }
+        Ok(LibIds { ids })
+    }
+}
+
+/// The helpers as seen from the function being built: references are declared in it on first
+/// use (as `Module::declare_func_in_func` does, which needs the module mutably while the
+/// function is being built).
+pub struct Libs<'a> {
+    ids: &'a LibIds,
+    refs: [Option<FuncRef>; ALL.len()],
+}
+
+impl<'a> Libs<'a> {
+    pub(crate) fn new(ids: &'a LibIds) -> Libs<'a> {
+        Libs {
+            ids,
+            refs: [None; ALL.len()],
+        }
+    }
+
+    /// Calls helper `f` on scalar `args`, giving its one result.
+    pub(crate) fn call(&mut self, b: &mut FunctionBuilder, f: LibFn, args: &[Value]) -> Value {
+        let slot = f.slot();
+        let r = match self.refs[slot] {
+            Some(r) => r,
+            None => {
+                let (id, sig) = &self.ids.ids[slot];
+                let signature = b.import_signature(sig.clone());
+                let name = b.func.declare_imported_user_function(UserExternalName {
+                    namespace: 0,
+                    index: id.as_u32(),
+                });
+                let r = b.import_function(ExtFuncData {
+                    name: ExternalName::user(name),
+                    signature,
+                    colocated: false,
+                    patchable: false,
+                });
+                self.refs[slot] = Some(r);
+                r
+            }
+        };
+        let call = b.ins().call(r, args);
+        b.inst_results(call)[0]
+    }
+}

@@ -1,0 +1,138 @@
+//! Pointwise kernels: the body at every point of the shape, under a loop nest from the
+//! schedule, with the innermost loop hoisted, vectorized (f32x4, scalar tail) and unrolled.
+
+use crate::cpu::jit::analysis::{AnchorKind, BodyInfo, validate};
+use crate::cpu::jit::emit::{AnchorVal, BodyGen, Fx};
+use crate::cpu::jit::inst::Lanes;
+use crate::cpu::jit::libcalls::Libs;
+use crate::cpu::jit::loops::{Nest, counted};
+use crate::error::CodegenError;
+use crate::kernel::{Body, LoopSchedule, contiguous_strides};
+use cranelift_codegen::ir::{InstBuilder, Type, Value};
+use cranelift_frontend::FunctionBuilder;
+use ir::DType;
+
+/// A pointwise kernel, analyzed and ready to emit.
+pub(crate) struct PointwisePlan<'a> {
+    dtypes: &'a [DType],
+    anchor: AnchorVal<'static>,
+    nest: Nest,
+    body_gen: BodyGen<'a>,
+    lanes: Lanes,
+    unroll: usize,
+    empty: bool,
+    fma: bool,
+}
+
+pub(crate) fn plan<'a>(
+    shape: &[usize],
+    body: &'a Body,
+    dtypes: &'a [DType],
+    anchor: Option<usize>,
+    schedule: &LoopSchedule,
+    fma: bool,
+) -> Result<PointwisePlan<'a>, CodegenError> {
+    let kind = anchor.map_or(AnchorKind::None, AnchorKind::Dense);
+    let types = validate(body, &[], dtypes, shape.len(), kind)?;
+    let nest = Nest::plan(shape, schedule)?;
+    let inner = nest.inner();
+    let info = BodyInfo::new(body, types, &[], inner, kind, fma);
+    let dense = contiguous_strides(shape);
+    let lanes = match inner {
+        Some(d)
+            if nest.vector_width == 4 && info.vectorizable(body, dtypes, d) && dense[d] == 1 =>
+        {
+            Lanes::Four
+        }
+        _ => Lanes::One,
+    };
+    Ok(PointwisePlan {
+        dtypes,
+        anchor: anchor.map_or(AnchorVal::None, AnchorVal::Dense),
+        unroll: nest.unroll as usize,
+        nest,
+        body_gen: BodyGen {
+            body,
+            info,
+            dense,
+            inner,
+        },
+        lanes,
+        empty: shape.contains(&0),
+        fma,
+    })
+}
+
+impl PointwisePlan<'_> {
+    /// Whether the innermost loop runs as f32x4.
+    #[cfg(test)]
+    pub(crate) fn vectorized(&self) -> bool {
+        self.lanes == Lanes::Four
+    }
+
+    pub(crate) fn emit(
+        &self,
+        b: &mut FunctionBuilder,
+        [args, begin, end]: [Value; 3],
+        ptr: Type,
+        libs: &mut Libs,
+    ) -> Result<(), CodegenError> {
+        let fx = Fx::new(b, self.fma, self.dtypes, args, ptr);
+        if !self.empty {
+            self.nest
+                .emit(b, begin, end, true, &mut |b, idx, inner| match inner {
+                    None => {
+                        let vals = self.body_gen.hoist(b, &fx, libs, idx, self.anchor)?;
+                        self.body_gen
+                            .stores(b, &fx, libs, idx, Lanes::One, 1, &vals)
+                    }
+                    Some((d, lo, hi)) => self.innermost(b, &fx, libs, idx, d, lo, hi),
+                })?;
+        }
+        b.ins().return_(&[]);
+        Ok(())
+    }
+
+    /// The innermost loop along `d` over `[lo, hi)`: hoisted values, then whole unrolled
+    /// vector steps, single vector steps, and a scalar tail.
+    #[allow(clippy::too_many_arguments)]
+    fn innermost(
+        &self,
+        b: &mut FunctionBuilder,
+        fx: &Fx,
+        libs: &mut Libs,
+        idx: &[Value],
+        d: usize,
+        lo: Value,
+        hi: Value,
+    ) -> Result<(), CodegenError> {
+        let mut vals = self.body_gen.hoist(b, fx, libs, idx, self.anchor)?;
+        let mut phases: Vec<(Lanes, usize)> = Vec::new();
+        if self.lanes == Lanes::Four {
+            self.body_gen.make_splats(b, fx, &mut vals);
+            phases.push((Lanes::Four, self.unroll));
+            if self.unroll > 1 {
+                phases.push((Lanes::Four, 1));
+            }
+        } else if self.unroll > 1 {
+            phases.push((Lanes::One, self.unroll));
+        }
+        phases.push((Lanes::One, 1));
+        let mut start = lo;
+        for (lanes, copies) in phases {
+            let step = lanes.count() * copies as i64;
+            let whole = step > 1;
+            let (next, _) = counted(b, start, hi, step, whole, &[], &mut |b, i, _| {
+                let mut at = idx.to_vec();
+                at[d] = i;
+                self.body_gen
+                    .step(b, fx, libs, &at, lanes, copies, &mut vals, self.anchor)?;
+                self.body_gen
+                    .stores(b, fx, libs, &at, lanes, copies, &vals)?;
+                Ok(Vec::new())
+            })?;
+            start = next;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,9 @@
+//! Tests of the JIT: raw functions, kernels against the reference evaluator and plain-Rust
+//! expectations, the math polynomials against f64, and schedule invariance.
+
+mod math;
+mod pointwise;
+mod raw;
+mod reduce;
+mod row;
+mod util;
