@@ -5,7 +5,7 @@
 //! new signature compiles once and is cached). `-O0` runs the reference interpreter instead.
 
 use crate::error::Error;
-use codegen::lower::{LowerOptions, lower};
+use codegen::lowering::{LowerOptions, lower};
 use codegen::runtime::{CompiledProgram, Pool};
 use codegen::{CodegenError, kernel::Program};
 use ir::shape::{concrete, static_shape};

@@ -7,6 +7,7 @@ pub mod cpu;
 pub mod error;
 pub mod kernel;
 pub mod lower;
+pub mod lowering;
 pub mod runtime;
 
 pub use error::CodegenError;

@@ -1,0 +1,2 @@
+//! Lowering tests: lowered programs, evaluated by the reference evaluator, equal the
+//! interpreter.
