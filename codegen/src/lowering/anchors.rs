@@ -241,8 +241,8 @@ impl Lowerer<'_> {
         let axes = spec.resolve(&xs[2..]).map_err(|e| node_err(node, e))?;
         let (out, out_shape) = self.epilogue_target(gi);
         let mut k = KernelCx::default();
-        let xb = self.dense_buffer(x)?;
-        let wb = self.dense_buffer(w)?;
+        let xb = self.dense_buffer(x, false)?;
+        let wb = self.dense_buffer(w, false)?;
         let (input, weight) = (k.arg(xb), k.arg(wb));
         let rank = out_shape.len();
         let mut b = BodyCx::new(rank);

@@ -229,7 +229,7 @@ impl Lowerer<'_> {
         let axis =
             ir::shape::normalize_axis(axis, rank).map_err(|e| crate::lowering::node_err(node, e))?;
         // The index buffer is range-checked whole, so it must be exactly the indices.
-        let ibuf = self.dense_buffer(idx)?;
+        let ibuf = self.dense_buffer(idx, false)?;
         let iview = View::dense(ibuf, &shape_of(g, idx));
         let q = iview.shape.len();
         let iarg = k.arg(ibuf);

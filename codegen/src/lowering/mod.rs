@@ -154,7 +154,8 @@ impl<'a> Lowerer<'a> {
                 self.program.buffer(b).kind,
                 BufferKind::Input(_) | BufferKind::Constant(_) | BufferKind::Output(_)
             );
-            let out = if whole && reusable {
+            let same_shape = self.program.buffer(b).shape == shape_of(g, v);
+            let out = if whole && reusable && same_shape {
                 b
             } else {
                 let decl = BufferDecl {
@@ -227,10 +228,13 @@ impl<'a> Lowerer<'a> {
         Ok(b)
     }
 
-    /// A whole dense buffer holding `v`, copying a strided view into a temp if needed.
-    fn dense_buffer(&mut self, v: ValueId) -> Result<BufferId, CodegenError> {
+    /// A whole dense buffer holding `v`'s elements in row-major order, copying a strided view
+    /// into a temp if needed; with `exact_shape`, the buffer also has `v`'s shape (an
+    /// interpreted node reads the buffer's declared shape).
+    fn dense_buffer(&mut self, v: ValueId, exact_shape: bool) -> Result<BufferId, CodegenError> {
         let view = self.view_of(v)?;
-        if view.is_whole(self.program.buffer(view.buf).numel()) {
+        let decl = self.program.buffer(view.buf);
+        if view.is_whole(decl.numel()) && (!exact_shape || decl.shape == view.shape) {
             return Ok(view.buf);
         }
         let b = self.program.add_buffer(BufferDecl {
@@ -308,7 +312,7 @@ impl<'a> Lowerer<'a> {
         for v in &node.inputs {
             inputs.push(match v {
                 Some(v) => {
-                    let b = self.dense_buffer(*v)?;
+                    let b = self.dense_buffer(*v, true)?;
                     Some(k.arg(b))
                 }
                 None => None,
@@ -446,7 +450,7 @@ impl<'a> Lowerer<'a> {
                 Some(v) if v.shape == shape_of(g, o) => v,
                 Some(_) | None => {
                     // The input's strides cannot express this layout: copy it dense first.
-                    let b = self.dense_buffer(x)?;
+                    let b = self.dense_buffer(x, false)?;
                     let dense = View::dense(b, &src.shape);
                     match &node.op {
                         Op::Reshape { .. }
