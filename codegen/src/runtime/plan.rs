@@ -51,7 +51,13 @@ pub fn plan(program: &Program) -> MemoryPlan {
             .collect();
         let mut donors: Vec<usize> = in_place_donors(program, i);
         for &b in &written {
-            if let Some(pos) = donors.iter().position(|&d| size(d) == size(b)) {
+            // Same element width and count: element k of the output overwrites exactly the
+            // bytes of element k of the donor, after the kernel has read them.
+            let fits = |d: usize| {
+                let (x, y) = (&program.buffers[d], &program.buffers[b]);
+                x.numel() == y.numel() && x.bytes() == y.bytes()
+            };
+            if let Some(pos) = donors.iter().position(|&d| fits(d)) {
                 let d = donors.remove(pos);
                 offsets[b] = offsets[d];
                 // The donor's bytes now belong to `b`; it must not be freed below.
