@@ -10,228 +10,24 @@ mod common;
 mod families;
 #[path = "compiled/generator.rs"]
 mod generator;
+#[path = "compiled/property.rs"]
+mod property;
 
 use common::{PlanSummary, compile_graph, panic_message};
-use generator::{Fragile, Generated, Rng, generate};
-use ir::{DType, Source, Tensor};
+use generator::{Rng, generate};
+use ir::{DType, Tensor};
+use property::{
+    Outcome, Rejected, check, compare_outputs, describe_failure, identical, is_codegen_bug, prepare,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 use tenfold::{OptLevel, Plan};
 
+/// Random graphs per run (each a few milliseconds to compile twice and run).
 const CASES: usize = 300;
-/// Graphs whose values grow past this (or are not finite) in the interpreter are regenerated.
-const MAX_MAGNITUDE: f64 = 1e3;
 
-/// Compiled f32 code may differ from the interpreter by a few ulps per op: it reorders sums
-/// (vector lanes, tiles, GEMM blocking), contracts multiply-adds, keeps fused intermediates in
-/// registers and evaluates exp/tanh/erf with its own polynomials. 1e-4 relative covers that for
-/// results of ordinary size. Near zero, a sum or difference that cancels keeps an error of the
-/// order of its terms rather than of its result, so the absolute 1e-5 is scaled by the largest
-/// magnitude flowing through the graph (at least 1; at most `MAX_MAGNITUDE`). Real bugs (a
-/// wrong index, broadcast or bound) give errors of the order of the values themselves.
-const RTOL: f64 = 1e-4;
-const ATOL: f64 = 1e-5;
-
-fn close(got: f64, want: f64, scale: f64) -> bool {
-    (got.is_nan() && want.is_nan())
-        || got == want
-        || (got - want).abs() <= ATOL * scale + RTOL * want.abs()
-}
-
-/// Compares outputs: names, dtypes and shapes exactly; values within the tolerance above.
-fn compare_outputs(
-    got: &[(String, Tensor)],
-    want: &[(String, Tensor)],
-    scale: f64,
-) -> Result<(), String> {
-    if got.len() != want.len() {
-        return Err(format!("{} outputs, expected {}", got.len(), want.len()));
-    }
-    for ((gn, g), (wn, w)) in got.iter().zip(want) {
-        if gn != wn || g.dtype() != w.dtype() || g.shape() != w.shape() {
-            return Err(format!(
-                "output '{gn}' {} {:?}, expected '{wn}' {} {:?}",
-                g.dtype(),
-                g.shape(),
-                w.dtype(),
-                w.shape()
-            ));
-        }
-        let (gv, wv) = (g.to_f64_vec(), w.to_f64_vec());
-        let bad: Vec<usize> = (0..gv.len())
-            .filter(|&i| !close(gv[i], wv[i], scale))
-            .collect();
-        if let Some(&i) = bad.first() {
-            return Err(format!(
-                "output '{gn}' {:?}: {} of {} elements differ; first at {i}: got {}, expected {} (atol {:.1e})",
-                g.shape(),
-                bad.len(),
-                gv.len(),
-                gv[i],
-                wv[i],
-                ATOL * scale
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Bit-for-bit equality of two runs' outputs.
-fn identical(a: &[(String, Tensor)], b: &[(String, Tensor)]) -> Result<(), String> {
-    for ((name, x), (_, y)) in a.iter().zip(b) {
-        if x.shape() != y.shape() || x.data().to_le_bytes() != y.data().to_le_bytes() {
-            let (xv, yv) = (x.to_f64_vec(), y.to_f64_vec());
-            let i = (0..xv.len().min(yv.len()))
-                .find(|&i| xv[i].to_bits() != yv[i].to_bits())
-                .unwrap_or(0);
-            return Err(format!(
-                "output '{name}' differs between 1 and 2 threads; first at {i}: {} vs {}",
-                xv.get(i).copied().unwrap_or(f64::NAN),
-                yv.get(i).copied().unwrap_or(f64::NAN)
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// A generated graph that is well-conditioned enough to compare at the tolerance above.
-struct Case {
-    seed: u64,
-    generated: Generated,
-    /// The largest magnitude of any input or intermediate value (at least 1).
-    scale: f64,
-}
-
-/// Why a generated graph is not used.
-enum Rejected {
-    /// Values overflow, grow past `MAX_MAGNITUDE` or sit on a comparison or cast boundary.
-    IllConditioned,
-    /// The interpreter fails on a graph that shape inference accepted: reported as a failure.
-    Interp(String),
-}
-
-/// Generates the graph of `seed` and runs it in the interpreter with every f32 intermediate as
-/// an output, to measure its scale and check its fragile points.
-fn prepare(seed: u64) -> Result<Case, Rejected> {
-    let generated = generate(seed);
-    let mut all = generated.graph.clone();
-    all.outputs = (0..all.values.len() as u32)
-        .map(ir::ValueId)
-        .filter(|&v| {
-            let val = all.value(v);
-            matches!(val.source, Source::Node { .. })
-                && val.ty.as_ref().is_some_and(|t| t.dtype == DType::F32)
-        })
-        .collect();
-    let outs =
-        ir::interp::run(&all, &generated.feeds).map_err(|e| Rejected::Interp(e.to_string()))?;
-    let mut values: HashMap<ir::ValueId, &Tensor> = all
-        .outputs
-        .iter()
-        .copied()
-        .zip(outs.iter().map(|(_, t)| t))
-        .collect();
-    for &v in &all.inputs {
-        if let Some(t) = generated.feeds.get(&all.value(v).name) {
-            values.insert(v, t);
-        }
-    }
-    let mut scale: f64 = 1.0;
-    for t in values.values() {
-        for x in t.to_f64_vec() {
-            if !x.is_finite() || x.abs() > MAX_MAGNITUDE {
-                return Err(Rejected::IllConditioned);
-            }
-            scale = scale.max(x.abs());
-        }
-    }
-    // A value within this distance of a boundary could cross it through rounding alone.
-    let margin = 1e-3 * scale;
-    for f in &generated.fragile {
-        let near = match f {
-            Fragile::Compare { x, threshold } => values[x]
-                .to_f64_vec()
-                .iter()
-                .any(|&v| (v - *threshold as f64).abs() < margin),
-            Fragile::Cast { x } => values[x]
-                .to_f64_vec()
-                .iter()
-                .any(|&v| (v - v.round()).abs() < margin),
-        };
-        if near {
-            return Err(Rejected::IllConditioned);
-        }
-    }
-    Ok(Case {
-        seed,
-        generated,
-        scale,
-    })
-}
-
-/// What one case showed.
-#[derive(Default)]
-struct Report {
-    failures: Vec<String>,
-    plan: PlanSummary,
-}
-
-/// Runs a case at -O2 with one and two threads and compares with the interpreter.
-fn check(case: &Case) -> Report {
-    let mut report = Report::default();
-    let graph = &case.generated.graph;
-    let feeds = &case.generated.feeds;
-    let want = match ir::interp::run(graph, feeds) {
-        Ok(w) => w,
-        Err(e) => {
-            report.failures.push(format!("interpreter: {e}"));
-            return report;
-        }
-    };
-    let mut runs = Vec::new();
-    for threads in [1, 2] {
-        let res = catch_unwind(AssertUnwindSafe(|| -> Result<_, String> {
-            let exe =
-                compile_graph(graph, OptLevel::O2, threads).map_err(|e| format!("compile: {e}"))?;
-            let plan = PlanSummary::of_run(&exe, feeds).map_err(|e| format!("plan: {e}"))?;
-            let got = exe.run(feeds).map_err(|e| format!("run: {e}"))?;
-            Ok((plan, got))
-        }));
-        match res {
-            Err(p) => report.failures.push(format!(
-                "{threads} thread(s): panicked: {}",
-                panic_message(&*p)
-            )),
-            Ok(Err(m)) => report.failures.push(format!("{threads} thread(s): {m}")),
-            Ok(Ok((plan, got))) => {
-                if let Err(m) = compare_outputs(&got, &want, case.scale) {
-                    report.failures.push(format!("{threads} thread(s): {m}"));
-                }
-                report.plan = plan;
-                runs.push(got);
-            }
-        }
-    }
-    if let [one, two] = &runs[..]
-        && let Err(m) = identical(one, two)
-    {
-        report.failures.push(m);
-    }
-    report
-}
-
-fn describe_failure(case: &Case, report: &Report) -> String {
-    format!(
-        "seed {:#x} (scale {:.3}; plan: {}):\n  {}\n{}",
-        case.seed,
-        case.scale,
-        report.plan.describe(),
-        report.failures.join("\n  "),
-        ir::text::print(&case.generated.graph)
-    )
-}
-
+/// A number from the environment, decimal or `0x` hexadecimal.
 fn env_number(name: &str) -> Option<u64> {
     let v = std::env::var(name).ok()?;
     let v = v.trim();
@@ -263,7 +59,7 @@ fn random_graphs_compiled_match_interpreter() {
     }
     let n = env_number("TENFOLD_COMPILED_CASES").map_or(CASES, |n| n as usize);
     let next = Mutex::new(0usize);
-    let results: Mutex<Vec<(usize, Result<(Case, Report), String>)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
     let rejected = Mutex::new(0usize);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
     std::thread::scope(|s| {
@@ -369,11 +165,25 @@ fn random_graphs_compiled_match_interpreter() {
         );
     }
     const SHOWN: usize = 5;
+    // One line per failing graph (its seed and first problem), then the first graphs in full.
+    let summary: Vec<String> = failures
+        .iter()
+        .map(|f| {
+            let mut lines = f.lines();
+            let head = lines.next().unwrap_or("");
+            let first = lines.next().unwrap_or("").trim();
+            format!(
+                "  {} {first}",
+                head.split(' ').take(2).collect::<Vec<_>>().join(" ")
+            )
+        })
+        .collect();
     assert!(
         failures.is_empty(),
-        "{} of {} random graphs fail compiled (first {}):\n\n{}",
+        "{} of {} random graphs fail compiled:\n{}\n\nthe first {} in full:\n\n{}",
         failures.len(),
         results.len(),
+        summary.join("\n"),
         SHOWN.min(failures.len()),
         failures[..SHOWN.min(failures.len())].join("\n")
     );
@@ -492,6 +302,195 @@ fn gather_index_out_of_range_is_an_error_in_compiled_code() {
             panic!("axis {axis}, indices {good:?}: {m}");
         }
     }
+}
+
+/// Small graphs whose outputs, or the inputs of interpreted nodes, are views (Reshape,
+/// Squeeze, Unsqueeze, Flatten, an identity Transpose) of another buffer: each must keep its
+/// own shape. Minimal forms of failures the property test found.
+#[test]
+fn views_keep_their_own_shapes() {
+    let cases = [
+        // A graph output that is a view of a graph input.
+        "graph v(x: f32[3,1]) -> (y) {
+  const axes: i64[1] = [1]
+  y = Squeeze(x, axes)
+}",
+        "graph v(x: f32[2,3,4]) -> (y) {
+  y = Flatten{axis=1}(x)
+}",
+        // A graph output that is a view of a computed value.
+        "graph v(x: f32[5,7]) -> (y) {
+  const axes: i64[1] = [1]
+  const at: i64[2] = [0, 2]
+  r = Reduce{kind=Max, keepdims=false, noop_with_empty_axes=false}(x, axes)
+  y = Unsqueeze(r, at)
+}",
+        "graph v(x: f32[6,4]) -> (e, y) {
+  const s: i64[3] = [2, 3, 4]
+  e = Unary(Exp)(x)
+  y = Reshape{allowzero=false}(e, s)
+}",
+        "graph v(x: f32[6,4]) -> (y) {
+  const s: i64[3] = [2, 3, 4]
+  e = Unary(Exp)(x)
+  r = Reshape{allowzero=false}(e, s)
+  y = Transpose{perm=[0, 1, 2]}(r)
+}",
+        // An interpreted node reading a view.
+        "graph v(x: f32[5], z: f32[2,5]) -> (y) {
+  const at: i64[1] = [0]
+  u = Unsqueeze(x, at)
+  y = Concat{axis=0}(z, u)
+}",
+        "graph v(x: f32[5], z: f32[2,5]) -> (y) {
+  const at: i64[1] = [0]
+  e = Unary(Exp)(x)
+  u = Unsqueeze(e, at)
+  y = Concat{axis=0}(z, u)
+}",
+        "graph v(x: f32[9,9]) -> (y) {
+  const s: i64[3] = [3, 1, 27]
+  r = Reshape{allowzero=false}(x, s)
+  y = Softmax{kind=Softmax, axis=0, coerce_2d=false}(r)
+}",
+    ];
+    check_small_graphs("view", &cases);
+}
+
+/// Runs each graph (text form, static f32/i64 inputs fed with seeded data: f32 in [-2, 2], i64
+/// in [0, 3)) compiled at -O2 and in the interpreter, and fails listing every graph that
+/// differs.
+fn check_small_graphs(what: &str, cases: &[&str]) {
+    let mut failures = Vec::new();
+    for text in cases {
+        let graph = parse(&format!("{text}\n"));
+        let mut rng = Rng::new(5);
+        let feeds: HashMap<String, Tensor> = graph
+            .inputs
+            .iter()
+            .map(|&v| {
+                let value = graph.value(v);
+                let ty = value.ty.as_ref().expect("typed test inputs");
+                let shape = ir::shape::concrete(ty.shape.as_deref().expect("ranked test inputs"))
+                    .expect("static test inputs");
+                let t = match ty.dtype {
+                    DType::I64 => {
+                        let n = shape.iter().product();
+                        let v = (0..n).map(|_| rng.range(0, 2)).collect();
+                        Tensor::from_i64(shape, v).expect("sizes match")
+                    }
+                    _ => random_f32(&mut rng, &shape),
+                };
+                (value.name.clone(), t)
+            })
+            .collect();
+        let want = ir::interp::run(&graph, &feeds).expect("the interpreter runs it");
+        let got = compile_graph(&graph, OptLevel::O2, 1)
+            .map_err(|e| e.to_string())
+            .and_then(|exe| {
+                let plan = PlanSummary::of_run(&exe, &feeds).map_err(|e| e.to_string())?;
+                let got = exe.run(&feeds).map_err(|e| e.to_string())?;
+                Ok((plan, got))
+            });
+        match got {
+            Err(m) => failures.push(format!("{m}\n{text}")),
+            Ok((plan, got)) => {
+                if let Err(m) = compare_outputs(&got, &want, 1.0) {
+                    failures.push(format!("{m} (plan: {})\n{text}", plan.describe()));
+                }
+                if let Some(why) = plan.fallback.as_deref().filter(|w| is_codegen_bug(w)) {
+                    failures.push(format!("fell back to the interpreter: {why}\n{text}"));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} {what} graphs fail compiled:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// Reductions and softmax whose operand is broadcast (an Expand: stride 0 along the reduced or
+/// the innermost dim) compile and match. Minimal forms of property-test seeds
+/// 0x6746a33c72cd7d05, 0xc8872b540df7e91c, 0xa9019fdaf310dba5 and 0xe81bc9677ffa981e, where
+/// the backend rejected the kernel (a scalar load used as an f32x4 operand) and the whole graph
+/// fell back to the interpreter.
+#[test]
+fn reductions_of_broadcast_operands_compile() {
+    check_small_graphs(
+        "broadcast reduction",
+        &[
+            "graph r(x: f32[5,1]) -> (y) {
+  const s: i64[2] = [5, 8]
+  const axes: i64[1] = [1]
+  e = Expand(x, s)
+  y = Reduce{kind=Sum, keepdims=false, noop_with_empty_axes=false}(e, axes)
+}",
+            "graph r(x: f32[7]) -> (y) {
+  const s: i64[2] = [2, 1]
+  e = Expand(x, s)
+  t = Transpose{perm=[1, 0]}(e)
+  y = Reduce{kind=Mean, keepdims=false, noop_with_empty_axes=false}(t)
+}",
+            "graph r(x: f32[1,2,7,2]) -> (y) {
+  const s: i64[4] = [4, 1, 7, 1]
+  const axes: i64[1] = [0]
+  e = Expand(x, s)
+  y = Reduce{kind=Max, keepdims=false, noop_with_empty_axes=false}(e, axes)
+}",
+            "graph r(x: f32[8,10,1]) -> (y) {
+  const s: i64[4] = [3, 8, 10, 4]
+  const axes: i64[1] = [3]
+  e = Expand(x, s)
+  y = Reduce{kind=Sum, keepdims=true, noop_with_empty_axes=false}(e, axes)
+}",
+            "graph r(x: f32[6,1]) -> (y) {
+  const s: i64[2] = [1, 4]
+  e = Expand(x, s)
+  y = Softmax{kind=Softmax, axis=1, coerce_2d=false}(e)
+}",
+        ],
+    );
+}
+
+/// A pointwise kernel may write its output in place of an input that dies in it only when
+/// both have the same element width: here `Gather + Where` writes f32 and reads a bool mask
+/// that dies in it. A minimal form of the expanded NegativeLogLikelihoodLoss (conformance case
+/// test_nllloss_NCd1_weight_ii_expanded, 3x2 targets with ignore_index 1).
+#[test]
+fn in_place_outputs_do_not_clobber_narrower_inputs() {
+    check_small_graphs(
+        "in-place",
+        &[
+            "graph m(input: f32[3,5,2], target: i64[3,2], weight: f32[5]) -> (loss) {
+  const zero: i64[1] = [0]
+  const one: i64[1] = [1]
+  const axes: i64[1] = [1]
+  const ii: i64[] = [1]
+  const zf: f32[] = [0]
+  u = Unsqueeze(target, axes)
+  zt = Binary(Sub)(u, u)
+  ut = Cast{to=I64, saturate=true}(u)
+  mask = Binary(Equal)(ut, ii)
+  tt = Where(mask, zt, u)
+  ge = GatherElements{axis=1}(input, tt)
+  get = Where(mask, zf, ge)
+  ncdd = Unary(Neg)(get)
+  n1dd = Slice(ncdd, zero, one, one)
+  wt = Gather{axis=0}(weight, tt)
+  wt1 = Where(mask, zf, wt)
+  wg = Squeeze(wt1, axes)
+  lu = Squeeze(n1dd, axes)
+  lndd = Binary(Mul)(lu, wg)
+  ls = Reduce{kind=Sum, keepdims=false, noop_with_empty_axes=false}(lndd)
+  ws = Reduce{kind=Sum, keepdims=false, noop_with_empty_axes=false}(wg)
+  loss = Binary(Div)(ls, ws)
+}",
+        ],
+    );
 }
 
 /// A graph big enough that kernels split across threads: a GEMM with bias and GELU, softmax,

@@ -114,8 +114,12 @@ fn run_compiled(graph: &ir::Graph, sets: &[DataSet]) -> CompiledRun {
                 };
             }
         };
-        // A whole-graph fallback runs the interpreter that just passed: only the plan counts.
-        let failure = match plan.fallback {
+        // A whole-graph fallback runs the interpreter that just passed: only its reason counts.
+        // The backend rejecting a kernel lowering produced (`CodegenError::Jit`) is a bug.
+        let failure = match &plan.fallback {
+            Some(why) if why.contains("code generation failed") => {
+                Some(format!("fell back to the interpreter: {why}"))
+            }
             Some(_) => None,
             None => check_case(graph, sets, RTOL, ATOL, |_, feeds| exe.run(feeds)).err(),
         };

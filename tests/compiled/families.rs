@@ -173,7 +173,9 @@ impl Builder {
         let rank = self.rng.range(1, 4) as usize;
         let mut dims: Vec<i64> = Vec::new();
         for _ in 1..rank {
-            let divisors: Vec<usize> = (1..=rem.min(9)).filter(|d| rem % d == 0).collect();
+            let divisors: Vec<usize> = (1..=rem.min(9))
+                .filter(|d| rem.is_multiple_of(*d))
+                .collect();
             let d = divisors[self.rng.below(divisors.len())];
             dims.push(d as i64);
             rem /= d;

@@ -227,6 +227,27 @@ impl BodyInfo {
         }
     }
 
+    /// Whether the body computes a polynomial function or calls a helper: its code is long, and
+    /// unrolled copies cost more compile time than they save run time.
+    pub(crate) fn heavy(&self, body: &Body) -> bool {
+        body.insts.iter().enumerate().any(|(k, inst)| {
+            self.used[k]
+                && matches!(
+                    inst,
+                    Inst::Unary(
+                        UnaryFn::Exp
+                            | UnaryFn::Log
+                            | UnaryFn::Tanh
+                            | UnaryFn::Erf
+                            | UnaryFn::Sigmoid
+                            | UnaryFn::Sin
+                            | UnaryFn::Cos,
+                        _
+                    ) | Inst::Binary(BinaryFn::Pow, _, _)
+                )
+        })
+    }
+
     /// Whether the innermost loop may run as f32x4 along inner dim `d`: every varying value is
     /// f32 or a comparison mask, varying loads are unit-stride f32/bf16 without a varying
     /// gather, and varying stores are f32/bf16.

@@ -16,6 +16,7 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 use cranelift_frontend::FunctionBuilder;
 use ir::DType;
+use std::borrow::Cow;
 
 /// Function-wide facts: code shape, the args' dtypes and base addresses.
 pub(crate) struct Fx<'a> {
@@ -71,7 +72,7 @@ pub(crate) struct Vals {
 
 /// A body ready to emit over a space of shape `shape` whose innermost loop runs along `inner`.
 pub(crate) struct BodyGen<'a> {
-    pub body: &'a Body,
+    pub body: Cow<'a, Body>,
     pub info: BodyInfo,
     /// Row-major strides of the space: stores and dense anchors.
     pub dense: Vec<i64>,
@@ -88,18 +89,26 @@ fn jit(msg: &str) -> CodegenError {
 
 impl<'a> BodyGen<'a> {
     /// The value of instruction `k` for copy `u` of a step of `lanes` lanes.
-    pub(crate) fn value(&self, vals: &Vals, k: usize, u: usize, lanes: Lanes) -> Value {
-        if self.info.variant[k] {
-            vals.var[k][u]
+    pub(crate) fn value(
+        &self,
+        vals: &Vals,
+        k: usize,
+        u: usize,
+        lanes: Lanes,
+    ) -> Result<Value, CodegenError> {
+        let v = if self.info.variant[k] {
+            vals.var[k].get(u).copied()
         } else if lanes == Lanes::Four {
-            vals.splat[k].unwrap_or_else(|| vals.inv[k].expect("hoisted value"))
+            vals.splat[k]
         } else {
-            vals.inv[k].expect("hoisted value")
-        }
+            vals.inv[k]
+        };
+        v.ok_or_else(|| jit(&format!("value {k} used before it is emitted")))
     }
 
     /// `base + (offset + Σ strides·idx) · size` with the inner dim's term last (so the rest is
     /// loop-invariant), and the copy's displacement returned as an immediate when it fits.
+    #[allow(clippy::too_many_arguments)]
     fn address(
         &self,
         b: &mut FunctionBuilder,
@@ -158,7 +167,7 @@ impl<'a> BodyGen<'a> {
                     self.address(b, fx, a.arg, a.offset, &a.strides, idx, copy_elems);
                 if let Some(ind) = &a.indirect {
                     // The index is a scalar (a varying index keeps the loop scalar).
-                    let j = self.value(vals, ind.index.index(), u, Lanes::One);
+                    let j = self.value(vals, ind.index.index(), u, Lanes::One)?;
                     let j = if types[ind.index.index()] == Scalar::I32 {
                         b.ins().sextend(types::I64, j)
                     } else {
@@ -174,13 +183,13 @@ impl<'a> BodyGen<'a> {
                 convert::load(b, cx, libs, fx.dtypes[a.arg], addr, off)?
             }
             Inst::Const { value, ty } => inst::constant(b, *value, *ty),
-            Inst::Unary(f, x) => inst::unary(b, cx, libs, *f, get(*x), types[x.index()])?,
+            Inst::Unary(f, x) => inst::unary(b, cx, libs, *f, get(*x)?, types[x.index()])?,
             Inst::Binary(f, x, y) => match self.info.fma[k] {
-                Some((p, q, c)) => cx.mul_add(b, get(p), get(q), get(c)),
-                None => inst::binary(b, cx, libs, *f, get(*x), get(*y), types[x.index()])?,
+                Some((p, q, c)) => cx.mul_add(b, get(p)?, get(q)?, get(c)?),
+                None => inst::binary(b, cx, libs, *f, get(*x)?, get(*y)?, types[x.index()])?,
             },
-            Inst::Select(c, x, y) => inst::select(b, cx, get(*c), get(*x), get(*y)),
-            Inst::Cast(x, to) => inst::cast(b, cx, get(*x), types[x.index()], *to)?,
+            Inst::Select(c, x, y) => inst::select(b, cx, get(*c)?, get(*x)?, get(*y)?),
+            Inst::Cast(x, to) => inst::cast(b, cx, get(*x)?, types[x.index()], *to)?,
             Inst::Anchor => match anchor {
                 AnchorVal::Dense(arg) => {
                     let (addr, off) = self.address(b, fx, arg, 0, &self.dense, idx, copy_elems);
@@ -226,8 +235,15 @@ impl<'a> BodyGen<'a> {
     }
 
     /// Broadcasts the hoisted values that vector code reads (operands of varying
-    /// instructions and stored values), once, before the loop.
-    pub(crate) fn make_splats(&self, b: &mut FunctionBuilder, fx: &Fx, vals: &mut Vals) {
+    /// instructions, stored values and the `roots` the caller reads per step, like a row's or
+    /// a reduction's `x`), once, before the loop.
+    pub(crate) fn make_splats(
+        &self,
+        b: &mut FunctionBuilder,
+        fx: &Fx,
+        vals: &mut Vals,
+        roots: &[usize],
+    ) {
         let cx = fx.cx.with(Lanes::Four);
         let n = self.body.insts.len();
         let mut need = vec![false; n];
@@ -248,8 +264,11 @@ impl<'a> BodyGen<'a> {
         for s in &self.body.stores {
             need[s.value.index()] = true;
         }
-        for k in 0..n {
-            if !need[k] || self.info.variant[k] {
+        for &r in roots {
+            need[r] = true;
+        }
+        for (k, &needed) in need.iter().enumerate() {
+            if !needed || self.info.variant[k] {
                 continue;
             }
             let Some(v) = vals.inv[k] else { continue };
@@ -305,7 +324,7 @@ impl<'a> BodyGen<'a> {
             for u in 0..copies {
                 let copy_elems = u as i64 * lanes.count();
                 let (addr, off) = self.address(b, fx, s.arg, 0, &self.dense, idx, copy_elems);
-                let v = self.value(vals, s.value.index(), u, lanes);
+                let v = self.value(vals, s.value.index(), u, lanes)?;
                 convert::store(b, cx, libs, fx.dtypes[s.arg], v, addr, off)?;
             }
         }
@@ -313,7 +332,13 @@ impl<'a> BodyGen<'a> {
     }
 
     /// The value of instruction `k` for every copy (for roots like a row's `x`).
-    pub(crate) fn values(&self, vals: &Vals, k: usize, lanes: Lanes, copies: usize) -> Vec<Value> {
+    pub(crate) fn values(
+        &self,
+        vals: &Vals,
+        k: usize,
+        lanes: Lanes,
+        copies: usize,
+    ) -> Result<Vec<Value>, CodegenError> {
         (0..copies).map(|u| self.value(vals, k, u, lanes)).collect()
     }
 }

@@ -51,10 +51,10 @@ impl Fold {
         while vs.len() > 1 {
             let mut next = Vec::with_capacity(vs.len().div_ceil(2));
             for pair in vs.chunks(2) {
-                next.push(match pair {
-                    [x, y] => self.apply(b, *x, *y),
-                    [x] => *x,
-                    _ => unreachable!("chunks of two"),
+                next.push(match *pair {
+                    [x, y] => self.apply(b, x, y),
+                    // A chunk of one (the last of an odd count).
+                    _ => pair[0],
                 });
             }
             vs = next;

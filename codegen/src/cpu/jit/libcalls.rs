@@ -19,14 +19,19 @@ pub(crate) enum LibFn {
     F16ToF32,
     /// f32 to f16 bits (round to nearest even), in an i32.
     F32ToF16,
+    /// `vzeroupper` (AVX hosts only): Cranelift mixes legacy-SSE and VEX encodings, which on
+    /// Intel cores run with false dependencies while the upper vector halves are dirty (as
+    /// AVX-512 library code leaves them); kernels clear them on entry.
+    ZeroUpper,
 }
 
-const ALL: [LibFn; 5] = [
+const ALL: [LibFn; 6] = [
     LibFn::Sin,
     LibFn::Cos,
     LibFn::Pow,
     LibFn::F16ToF32,
     LibFn::F32ToF16,
+    LibFn::ZeroUpper,
 ];
 
 extern "C" fn tf_sin(x: f32) -> f32 {
@@ -49,6 +54,16 @@ extern "C" fn tf_f32_to_f16(x: f32) -> u32 {
     half::f16::from_f32(x).to_bits() as u32
 }
 
+extern "C" fn tf_zero_upper() {
+    // SAFETY: only called from code compiled for a host with AVX (see `Libs::zero_upper`);
+    // `vzeroupper` touches only the upper halves of vector registers, which the C ABI does not
+    // preserve across calls.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::asm!("vzeroupper", options(nomem, nostack, preserves_flags));
+    }
+}
+
 impl LibFn {
     fn symbol(self) -> &'static str {
         match self {
@@ -57,6 +72,7 @@ impl LibFn {
             LibFn::Pow => "tenfold_pow",
             LibFn::F16ToF32 => "tenfold_f16_to_f32",
             LibFn::F32ToF16 => "tenfold_f32_to_f16",
+            LibFn::ZeroUpper => "tenfold_zero_upper",
         }
     }
 
@@ -67,16 +83,18 @@ impl LibFn {
             LibFn::Pow => tf_pow as *const u8,
             LibFn::F16ToF32 => tf_f16_to_f32 as *const u8,
             LibFn::F32ToF16 => tf_f32_to_f16 as *const u8,
+            LibFn::ZeroUpper => tf_zero_upper as *const u8,
         }
     }
 
-    /// (params, return) types.
-    fn types(self) -> (&'static [types::Type], types::Type) {
+    /// (params, returns) types.
+    fn types(self) -> (&'static [types::Type], &'static [types::Type]) {
         match self {
-            LibFn::Sin | LibFn::Cos => (&[types::F32], types::F32),
-            LibFn::Pow => (&[types::F32, types::F32], types::F32),
-            LibFn::F16ToF32 => (&[types::I32], types::F32),
-            LibFn::F32ToF16 => (&[types::F32], types::I32),
+            LibFn::Sin | LibFn::Cos => (&[types::F32], &[types::F32]),
+            LibFn::Pow => (&[types::F32, types::F32], &[types::F32]),
+            LibFn::F16ToF32 => (&[types::I32], &[types::F32]),
+            LibFn::F32ToF16 => (&[types::F32], &[types::I32]),
+            LibFn::ZeroUpper => (&[], &[]),
         }
     }
 
@@ -102,9 +120,9 @@ impl LibIds {
         let mut ids = Vec::with_capacity(ALL.len());
         for f in ALL {
             let mut sig: Signature = module.make_signature();
-            let (params, ret) = f.types();
+            let (params, rets) = f.types();
             sig.params.extend(params.iter().map(|&t| AbiParam::new(t)));
-            sig.returns.push(AbiParam::new(ret));
+            sig.returns.extend(rets.iter().map(|&t| AbiParam::new(t)));
             let id = module
                 .declare_function(f.symbol(), Linkage::Import, &sig)
                 .map_err(|e| e.to_string())?;
@@ -119,21 +137,39 @@ impl LibIds {
 /// function is being built).
 pub struct Libs<'a> {
     ids: &'a LibIds,
+    /// Whether the host has AVX (and so `vzeroupper`).
+    avx: bool,
     refs: [Option<FuncRef>; ALL.len()],
 }
 
 impl<'a> Libs<'a> {
-    pub(crate) fn new(ids: &'a LibIds) -> Libs<'a> {
+    pub(crate) fn new(ids: &'a LibIds, avx: bool) -> Libs<'a> {
         Libs {
             ids,
+            avx,
             refs: [None; ALL.len()],
         }
     }
 
     /// Calls helper `f` on scalar `args`, giving its one result.
     pub(crate) fn call(&mut self, b: &mut FunctionBuilder, f: LibFn, args: &[Value]) -> Value {
+        let r = self.func_ref(b, f);
+        let call = b.ins().call(r, args);
+        b.inst_results(call)[0]
+    }
+
+    /// Clears the upper halves of the vector registers, on hosts with AVX (a kernel's first
+    /// instruction).
+    pub(crate) fn zero_upper(&mut self, b: &mut FunctionBuilder) {
+        if self.avx {
+            let r = self.func_ref(b, LibFn::ZeroUpper);
+            b.ins().call(r, &[]);
+        }
+    }
+
+    fn func_ref(&mut self, b: &mut FunctionBuilder, f: LibFn) -> FuncRef {
         let slot = f.slot();
-        let r = match self.refs[slot] {
+        match self.refs[slot] {
             Some(r) => r,
             None => {
                 let (id, sig) = &self.ids.ids[slot];
@@ -151,8 +187,6 @@ impl<'a> Libs<'a> {
                 self.refs[slot] = Some(r);
                 r
             }
-        };
-        let call = b.ins().call(r, args);
-        b.inst_results(call)[0]
+        }
     }
 }

@@ -191,7 +191,7 @@ pub(crate) fn erf(b: &mut FunctionBuilder, cx: Cx, x: Value) -> Value {
             -2.686_617_064_513_125_2e-2,
             1.128_379_167_095_512_6e-1,
             -3.761_263_890_318_375_4e-1,
-            1.128_379_167_095_512_6,
+            std::f32::consts::FRAC_2_SQRT_PI,
         ],
     );
     let small = b.ins().fmul(p, x);

@@ -2,10 +2,11 @@
 //! the JIT module, defines functions with the [`JitFn`] signature and finalizes them.
 //!
 //! Every generated function has the signature `(args: ptr, begin: i64, end: i64)`; the kernel
-//! kinds ([`pointwise`], [`row`], [`reduce`]) build their bodies from the kernel IR, and
+//! kinds (`pointwise`, `row`, `reduce`) build their bodies from the kernel IR, and
 //! [`JitCompiler::define_raw`] lets other generators (the GEMM microkernel) emit theirs.
 
 mod analysis;
+mod coalesce;
 mod convert;
 mod emit;
 mod folds;
@@ -48,6 +49,8 @@ pub struct JitCompiler {
     libs: libcalls::LibIds,
     /// Whether the host has FMA (Mul+Add pairs and polynomials fuse).
     fma: bool,
+    /// Whether the host has AVX (kernels clear the upper vector halves on entry).
+    avx: bool,
 }
 
 /// The finalized code of a [`JitCompiler`]: owns the executable memory.
@@ -59,6 +62,10 @@ pub struct JitCode {
     module: Mutex<Option<JITModule>>,
     ptrs: Vec<usize>,
 }
+
+/// The builder callback of the kernel kinds: [`RawBuild`] with the imported helpers.
+type KindBuild<'a> =
+    dyn FnMut(&mut FunctionBuilder, [Value; 3], Type, &mut Libs) -> Result<(), CodegenError> + 'a;
 
 /// The builder callback of [`JitCompiler::define_raw`].
 pub type RawBuild<'a> =
@@ -83,14 +90,9 @@ impl JitCompiler {
             // Row buffers live on the stack: probe large frames page by page.
             ("enable_probestack", "true"),
             ("probestack_strategy", "inline"),
-            (
-                "enable_verifier",
-                if cfg!(debug_assertions) {
-                    "true"
-                } else {
-                    "false"
-                },
-            ),
+            // A code generation bug becomes a `CodegenError` (the runtime falls back to the
+            // interpreter) rather than wrong code; it costs a few percent of compile time.
+            ("enable_verifier", "true"),
         ] {
             flags.set(k, v).map_err(|e| err(format!("flag {k}: {e}")))?;
         }
@@ -98,10 +100,12 @@ impl JitCompiler {
             .map_err(|e| err(format!("host not supported: {e}")))?
             .finish(settings::Flags::new(flags))
             .map_err(|e| err(e.to_string()))?;
-        let fma = isa
-            .isa_flags()
-            .iter()
-            .any(|f| f.name == "has_fma" && f.as_bool().unwrap_or(false));
+        let flag = |name: &str| {
+            isa.isa_flags()
+                .iter()
+                .any(|f| f.name == name && f.as_bool().unwrap_or(false))
+        };
+        let (fma, avx) = (flag("has_fma"), flag("has_avx"));
         let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
         libcalls::register(&mut builder);
         let mut module = JITModule::new(builder);
@@ -113,6 +117,7 @@ impl JitCompiler {
             funcs: Vec::new(),
             libs,
             fma,
+            avx,
         })
     }
 
@@ -132,12 +137,7 @@ impl JitCompiler {
     pub(crate) fn define(
         &mut self,
         name: &str,
-        build: &mut dyn FnMut(
-            &mut FunctionBuilder,
-            [Value; 3],
-            Type,
-            &mut Libs,
-        ) -> Result<(), CodegenError>,
+        build: &mut KindBuild<'_>,
     ) -> Result<KernelFn, CodegenError> {
         let ptr = self.module.target_config().pointer_type();
         let mut sig = self.module.make_signature();
@@ -161,7 +161,7 @@ impl JitCompiler {
             b.switch_to_block(entry);
             let p = b.block_params(entry);
             let params = [p[0], p[1], p[2]];
-            let mut libs = Libs::new(&self.libs);
+            let mut libs = Libs::new(&self.libs, self.avx);
             let r = build(&mut b, params, ptr, &mut libs);
             if r.is_ok() {
                 b.seal_all_blocks();
@@ -170,6 +170,8 @@ impl JitCompiler {
             r
         };
         if let Err(e) = built {
+            // An unfinished builder leaves its context dirty; start the next function afresh.
+            self.fctx = FunctionBuilderContext::new();
             self.module.clear_context(&mut self.ctx);
             return Err(e);
         }

@@ -1,7 +1,9 @@
 //! Pointwise kernels: the body at every point of the shape, under a loop nest from the
-//! schedule, with the innermost loop hoisted, vectorized (f32x4, scalar tail) and unrolled.
+//! schedule (dims that every access walks as one merged first), with the innermost loop
+//! hoisted, vectorized (f32x4, scalar tail) and unrolled.
 
 use crate::cpu::jit::analysis::{AnchorKind, BodyInfo, validate};
+use crate::cpu::jit::coalesce::coalesce;
 use crate::cpu::jit::emit::{AnchorVal, BodyGen, Fx};
 use crate::cpu::jit::inst::Lanes;
 use crate::cpu::jit::libcalls::Libs;
@@ -11,6 +13,7 @@ use crate::kernel::{Body, LoopSchedule, contiguous_strides};
 use cranelift_codegen::ir::{InstBuilder, Type, Value};
 use cranelift_frontend::FunctionBuilder;
 use ir::DType;
+use std::borrow::Cow;
 
 /// A pointwise kernel, analyzed and ready to emit.
 pub(crate) struct PointwisePlan<'a> {
@@ -34,22 +37,35 @@ pub(crate) fn plan<'a>(
 ) -> Result<PointwisePlan<'a>, CodegenError> {
     let kind = anchor.map_or(AnchorKind::None, AnchorKind::Dense);
     let types = validate(body, &[], dtypes, shape.len(), kind)?;
-    let nest = Nest::plan(shape, schedule)?;
+    let mut nest = Nest::plan(shape, schedule)?;
+    let (shape, body) = match coalesce(shape, body, schedule) {
+        Some(c) => {
+            nest = Nest::plan(&c.shape, &c.schedule)?;
+            (Cow::Owned(c.shape), Cow::Owned(c.body))
+        }
+        None => (Cow::Borrowed(shape), Cow::Borrowed(body)),
+    };
     let inner = nest.inner();
-    let info = BodyInfo::new(body, types, &[], inner, kind, fma);
-    let dense = contiguous_strides(shape);
+    let info = BodyInfo::new(&body, types, &[], inner, kind, fma);
+    let dense = contiguous_strides(&shape);
     let lanes = match inner {
         Some(d)
-            if nest.vector_width == 4 && info.vectorizable(body, dtypes, d) && dense[d] == 1 =>
+            if nest.vector_width == 4 && info.vectorizable(&body, dtypes, d) && dense[d] == 1 =>
         {
             Lanes::Four
         }
         _ => Lanes::One,
     };
+    // Long bodies run one copy per step (see `BodyInfo::heavy`).
+    let unroll = if info.heavy(&body) {
+        1
+    } else {
+        nest.unroll as usize
+    };
     Ok(PointwisePlan {
         dtypes,
         anchor: anchor.map_or(AnchorVal::None, AnchorVal::Dense),
-        unroll: nest.unroll as usize,
+        unroll,
         nest,
         body_gen: BodyGen {
             body,
@@ -64,6 +80,12 @@ pub(crate) fn plan<'a>(
 }
 
 impl PointwisePlan<'_> {
+    /// The extents of the loop dims after merging.
+    #[cfg(test)]
+    pub(crate) fn loop_extents(&self) -> &[i64] {
+        &self.nest.extents
+    }
+
     /// Whether the innermost loop runs as f32x4.
     #[cfg(test)]
     pub(crate) fn vectorized(&self) -> bool {
@@ -77,6 +99,7 @@ impl PointwisePlan<'_> {
         ptr: Type,
         libs: &mut Libs,
     ) -> Result<(), CodegenError> {
+        libs.zero_upper(b);
         let fx = Fx::new(b, self.fma, self.dtypes, args, ptr);
         if !self.empty {
             self.nest
@@ -109,7 +132,7 @@ impl PointwisePlan<'_> {
         let mut vals = self.body_gen.hoist(b, fx, libs, idx, self.anchor)?;
         let mut phases: Vec<(Lanes, usize)> = Vec::new();
         if self.lanes == Lanes::Four {
-            self.body_gen.make_splats(b, fx, &mut vals);
+            self.body_gen.make_splats(b, fx, &mut vals, &[]);
             phases.push((Lanes::Four, self.unroll));
             if self.unroll > 1 {
                 phases.push((Lanes::Four, 1));

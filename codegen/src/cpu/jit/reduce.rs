@@ -1,8 +1,10 @@
 //! Reductions: loops over the kept dims (the schedule's), inner loops over the reduced dims
-//! accumulating the prologue's `x` in f32 (the innermost reduced dim vectorized and unrolled
-//! when its accesses allow), then the epilogue at each kept point with `Anchor` the result.
+//! (adjacent ones the prologue walks as one merged) accumulating the prologue's `x` in f32 (the
+//! innermost reduced dim vectorized and unrolled when its accesses allow), then the epilogue at
+//! each kept point with `Anchor` the result.
 
 use crate::cpu::jit::analysis::{AnchorKind, BodyInfo, validate};
+use crate::cpu::jit::coalesce::coalesce_reduced;
 use crate::cpu::jit::emit::{AnchorVal, BodyGen, Fx};
 use crate::cpu::jit::folds::{Fold, dim_loop};
 use crate::cpu::jit::inst::{Cx, Lanes};
@@ -13,6 +15,7 @@ use crate::kernel::{LoopSchedule, ReduceKernel, Scalar, contiguous_strides};
 use cranelift_codegen::ir::{InstBuilder, Type, Value, types};
 use cranelift_frontend::FunctionBuilder;
 use ir::DType;
+use std::borrow::Cow;
 
 pub(crate) struct ReducePlan<'a> {
     dtypes: &'a [DType],
@@ -42,21 +45,30 @@ pub(crate) fn plan<'a>(
     schedule: &LoopSchedule,
     fma: bool,
 ) -> Result<ReducePlan<'a>, CodegenError> {
-    let shape = &kernel.shape;
-    if kernel.reduced.len() != shape.len() {
+    if kernel.reduced.len() != kernel.shape.len() {
         return Err(unsupported("reduced mask and shape disagree"));
     }
-    let kept: Vec<usize> = (0..shape.len()).filter(|&d| !kernel.reduced[d]).collect();
-    let reduced: Vec<usize> = (0..shape.len()).filter(|&d| kernel.reduced[d]).collect();
     let kept_shape = kernel.kept_shape();
     let roots = [kernel.x];
     let pro_types = validate(
         &kernel.prologue,
         &roots,
         dtypes,
-        shape.len(),
+        kernel.shape.len(),
         AnchorKind::None,
     )?;
+    // Adjacent reduced dims that the prologue walks as one become one loop.
+    let (shape, mask, prologue) =
+        match coalesce_reduced(&kernel.shape, &kernel.reduced, &kernel.prologue) {
+            Some((s, m, p)) => (s, m, Cow::Owned(p)),
+            None => (
+                kernel.shape.clone(),
+                kernel.reduced.clone(),
+                Cow::Borrowed(&kernel.prologue),
+            ),
+        };
+    let kept: Vec<usize> = (0..shape.len()).filter(|&d| !mask[d]).collect();
+    let reduced: Vec<usize> = (0..shape.len()).filter(|&d| mask[d]).collect();
     if pro_types[kernel.x.index()] != Scalar::F32 {
         return Err(unsupported("reduction of a non-f32 x"));
     }
@@ -72,14 +84,7 @@ pub(crate) fn plan<'a>(
     )?;
     let nest = Nest::plan(&kept_shape, schedule)?;
     let inner = reduced.last().copied();
-    let pro = BodyInfo::new(
-        &kernel.prologue,
-        pro_types,
-        &roots,
-        inner,
-        AnchorKind::None,
-        fma,
-    );
+    let pro = BodyInfo::new(&prologue, pro_types, &roots, inner, AnchorKind::None, fma);
     let epi = BodyInfo::new(
         &kernel.epilogue,
         epi_types,
@@ -89,28 +94,32 @@ pub(crate) fn plan<'a>(
         fma,
     );
     let lanes = match inner {
-        Some(d) if nest.vector_width == 4 && pro.vectorizable(&kernel.prologue, dtypes, d) => {
-            Lanes::Four
-        }
+        Some(d) if nest.vector_width == 4 && pro.vectorizable(&prologue, dtypes, d) => Lanes::Four,
         _ => Lanes::One,
     };
+    let unroll = if pro.heavy(&prologue) {
+        1
+    } else {
+        nest.unroll as usize
+    };
+    let pro_dense = contiguous_strides(&shape);
     Ok(ReducePlan {
         dtypes,
-        unroll: nest.unroll as usize,
+        unroll,
         nest,
-        shape: shape.clone(),
+        shape,
         kept,
         reduced,
         fold: Fold::of(kernel.op),
         x: kernel.x.index(),
         pro: BodyGen {
-            body: &kernel.prologue,
+            body: prologue,
             info: pro,
-            dense: contiguous_strides(shape),
+            dense: pro_dense,
             inner,
         },
         epi: BodyGen {
-            body: &kernel.epilogue,
+            body: Cow::Borrowed(&kernel.epilogue),
             info: epi,
             dense: contiguous_strides(&kept_shape),
             inner: None,
@@ -127,6 +136,12 @@ impl ReducePlan<'_> {
         self.lanes == Lanes::Four
     }
 
+    /// The shape after merging reduced dims.
+    #[cfg(test)]
+    pub(crate) fn merged_shape(&self) -> &[usize] {
+        &self.shape
+    }
+
     pub(crate) fn emit(
         &self,
         b: &mut FunctionBuilder,
@@ -134,6 +149,7 @@ impl ReducePlan<'_> {
         ptr: Type,
         libs: &mut Libs,
     ) -> Result<(), CodegenError> {
+        libs.zero_upper(b);
         let fx = Fx::new(b, self.fma, self.dtypes, args, ptr);
         if !self.empty {
             self.nest.emit(b, begin, end, false, &mut |b, kidx, _| {
@@ -142,7 +158,7 @@ impl ReducePlan<'_> {
                 for (k, &d) in self.kept.iter().enumerate() {
                     idx[d] = kidx[k];
                 }
-                let acc = self.reduce_from(b, &fx, libs, &mut idx, 0)?;
+                let acc = self.reduce_from(b, &fx, libs, &idx, 0)?;
                 let acc = match acc {
                     Some(a) => a,
                     None => b.ins().f32const(self.fold.identity()),
@@ -162,7 +178,7 @@ impl ReducePlan<'_> {
         b: &mut FunctionBuilder,
         fx: &Fx,
         libs: &mut Libs,
-        idx: &mut Vec<Value>,
+        idx: &[Value],
         k: usize,
     ) -> Result<Option<Value>, CodegenError> {
         let cx = Cx {
@@ -173,13 +189,13 @@ impl ReducePlan<'_> {
             // No reduced dims at all: x itself.
             0 => {
                 let vals = self.pro.hoist(b, fx, libs, idx, AnchorVal::None)?;
-                Ok(Some(self.pro.value(&vals, self.x, 0, Lanes::One)))
+                Ok(Some(self.pro.value(&vals, self.x, 0, Lanes::One)?))
             }
             1 => {
                 let d = self.reduced[k];
                 let mut vals = self.pro.hoist(b, fx, libs, idx, AnchorVal::None)?;
                 if self.lanes == Lanes::Four {
-                    self.pro.make_splats(b, fx, &mut vals);
+                    self.pro.make_splats(b, fx, &mut vals, &[self.x]);
                 }
                 let n = self.shape[d] as i64;
                 dim_loop(
@@ -190,7 +206,7 @@ impl ReducePlan<'_> {
                     self.unroll,
                     Some(self.fold),
                     &mut |b, j, lanes, copies| {
-                        let mut at = idx.clone();
+                        let mut at = idx.to_vec();
                         at[d] = j;
                         self.pro.step(
                             b,
@@ -202,7 +218,7 @@ impl ReducePlan<'_> {
                             &mut vals,
                             AnchorVal::None,
                         )?;
-                        Ok(self.pro.values(&vals, self.x, lanes, copies))
+                        self.pro.values(&vals, self.x, lanes, copies)
                     },
                 )
             }
@@ -212,9 +228,9 @@ impl ReducePlan<'_> {
                 let hi = b.ins().iconst(types::I64, self.shape[d] as i64);
                 let init = b.ins().f32const(self.fold.identity());
                 let (_, out) = counted(b, lo, hi, 1, false, &[init], &mut |b, i, cs| {
-                    let mut at = idx.clone();
+                    let mut at = idx.to_vec();
                     at[d] = i;
-                    let part = self.reduce_from(b, fx, libs, &mut at, k + 1)?;
+                    let part = self.reduce_from(b, fx, libs, &at, k + 1)?;
                     Ok(vec![match part {
                         Some(p) => self.fold.apply(b, cs[0], p),
                         None => cs[0],

@@ -4,7 +4,8 @@
 //! normalized element.
 //!
 //! Rows up to [`ROW_BUF_MAX`] elements keep `x` (softmax: e^(x-max)) in a stack buffer after
-//! the first pass; longer rows recompute the prologue, without its stores, in later passes.
+//! the first pass; longer rows, and prologues that are one f32 load, recompute the prologue,
+//! without its stores, in later passes.
 //! Prologue stores happen in the first pass only, so exactly once per element; the epilogue's
 //! stores come in the last pass, after the row's reads of each element.
 
@@ -21,6 +22,7 @@ use crate::kernel::{LoopSchedule, RowKernel, RowOp, Scalar, contiguous_strides};
 use cranelift_codegen::ir::{InstBuilder, StackSlotData, StackSlotKind, Type, Value, types};
 use cranelift_frontend::FunctionBuilder;
 use ir::DType;
+use std::borrow::Cow;
 
 /// The longest row kept in a stack buffer (16 KiB of f32).
 pub(crate) const ROW_BUF_MAX: usize = 4096;
@@ -35,7 +37,15 @@ pub(crate) struct RowPlan<'a> {
     epi: BodyGen<'a>,
     lanes: Lanes,
     unroll: usize,
+    /// Whether the prologue (epilogue) has long code: passes evaluating it run one copy per
+    /// step (see `BodyInfo::heavy`).
+    pro_heavy: bool,
+    epi_heavy: bool,
+    /// The stack buffer exists (the row is short enough).
     buffered: bool,
+    /// The first pass keeps `x` in the buffer; otherwise later passes recompute it (a plain
+    /// f32 load is cheaper to repeat than to copy).
+    buf_x: bool,
     empty: bool,
     fma: bool,
 }
@@ -94,24 +104,34 @@ pub(crate) fn plan<'a>(
         op: kernel.op,
         x: kernel.x.index(),
         unroll: nest.unroll as usize,
+        pro_heavy: pro.heavy(&kernel.prologue),
+        epi_heavy: epi.heavy(&kernel.epilogue),
         nest,
         pro: BodyGen {
-            body: &kernel.prologue,
+            body: Cow::Borrowed(&kernel.prologue),
             info: pro,
             dense: dense.clone(),
             inner: Some(d),
         },
         epi: BodyGen {
-            body: &kernel.epilogue,
+            body: Cow::Borrowed(&kernel.epilogue),
             info: epi,
             dense,
             inner: Some(d),
         },
         lanes,
         buffered: n <= ROW_BUF_MAX,
+        buf_x: n <= ROW_BUF_MAX && !plain_load(&kernel.prologue, kernel.x, dtypes),
         empty: shape.contains(&0),
         fma,
     })
+}
+
+/// Whether the prologue is one f32 load of `x` and nothing else.
+fn plain_load(body: &crate::kernel::Body, x: crate::kernel::InstId, dtypes: &[DType]) -> bool {
+    body.stores.is_empty()
+        && matches!(&body.insts[x.index()], crate::kernel::Inst::Load(a)
+            if a.indirect.is_none() && dtypes[a.arg] == DType::F32)
 }
 
 /// Per-row state shared by the passes.
@@ -136,6 +156,7 @@ impl RowPlan<'_> {
         ptr: Type,
         libs: &mut Libs,
     ) -> Result<(), CodegenError> {
+        libs.zero_upper(b);
         let fx = Fx::new(b, self.fma, self.dtypes, args, ptr);
         if !self.empty {
             let buf = if self.buffered {
@@ -178,8 +199,8 @@ impl RowPlan<'_> {
         let mut pro_vals = self.pro.hoist(b, fx, libs, &idx, AnchorVal::None)?;
         let mut epi_vals = self.epi.hoist(b, fx, libs, &idx, AnchorVal::None)?;
         if self.lanes == Lanes::Four {
-            self.pro.make_splats(b, fx, &mut pro_vals);
-            self.epi.make_splats(b, fx, &mut epi_vals);
+            self.pro.make_splats(b, fx, &mut pro_vals, &[self.x]);
+            self.epi.make_splats(b, fx, &mut epi_vals, &[]);
         }
         let mut row = Row {
             idx,
@@ -196,20 +217,27 @@ impl RowPlan<'_> {
                 let m = self.pass(b, libs, &mut row, Some(Fold::Max), &mut |_, _, xs| Ok(xs))?;
                 let log = self.op == RowOp::LogSoftmax;
                 let keep = !log && self.buffered;
-                let s = self.pass_x(b, libs, &mut row, Fold::Add, keep, &mut |b, lanes, xs| {
-                    let c = cx.with(lanes);
-                    let mv = c.splat_f(b, m);
-                    Ok(xs
-                        .into_iter()
-                        .map(|x| {
-                            let t = b.ins().fsub(x, mv);
-                            math::exp(b, c, t)
-                        })
-                        .collect())
-                })?;
+                let s = self.pass_x(
+                    b,
+                    libs,
+                    &mut row,
+                    Fold::Add,
+                    Mid { keep, heavy: true },
+                    &mut |b, lanes, xs| {
+                        let c = cx.with(lanes);
+                        let mv = c.splat_f(b, m);
+                        Ok(xs
+                            .into_iter()
+                            .map(|x| {
+                                let t = b.ins().fsub(x, mv);
+                                math::exp(b, c, t)
+                            })
+                            .collect())
+                    },
+                )?;
                 if log {
                     let ls = math::log(b, sc, s);
-                    self.last_pass(b, libs, &mut row, false, &mut |b, lanes, xs| {
+                    self.last_pass(b, libs, &mut row, false, false, &mut |b, lanes, xs| {
                         let c = cx.with(lanes);
                         let (mv, lv) = (c.splat_f(b, m), c.splat_f(b, ls));
                         Ok(xs
@@ -224,7 +252,7 @@ impl RowPlan<'_> {
                     let one = b.ins().f32const(1.0);
                     let inv = b.ins().fdiv(one, s);
                     let stored = self.buffered;
-                    self.last_pass(b, libs, &mut row, stored, &mut |b, lanes, xs| {
+                    self.last_pass(b, libs, &mut row, stored, !stored, &mut |b, lanes, xs| {
                         let c = cx.with(lanes);
                         let (mv, iv) = (c.splat_f(b, m), c.splat_f(b, inv));
                         Ok(xs
@@ -246,8 +274,16 @@ impl RowPlan<'_> {
             RowOp::LayerNorm { epsilon } => {
                 let s = self.pass(b, libs, &mut row, Some(Fold::Add), &mut |_, _, xs| Ok(xs))?;
                 let mean = b.ins().fdiv(s, nf);
-                let ss =
-                    self.pass_x(b, libs, &mut row, Fold::Add, false, &mut |b, lanes, xs| {
+                let ss = self.pass_x(
+                    b,
+                    libs,
+                    &mut row,
+                    Fold::Add,
+                    Mid {
+                        keep: false,
+                        heavy: false,
+                    },
+                    &mut |b, lanes, xs| {
                         let mv = cx.with(lanes).splat_f(b, mean);
                         Ok(xs
                             .into_iter()
@@ -256,10 +292,11 @@ impl RowPlan<'_> {
                                 b.ins().fmul(t, t)
                             })
                             .collect())
-                    })?;
+                    },
+                )?;
                 let var = b.ins().fdiv(ss, nf);
                 let rstd = self.rsqrt(b, var, epsilon);
-                self.last_pass(b, libs, &mut row, false, &mut |b, lanes, xs| {
+                self.last_pass(b, libs, &mut row, false, false, &mut |b, lanes, xs| {
                     let c = cx.with(lanes);
                     let (mv, rv) = (c.splat_f(b, mean), c.splat_f(b, rstd));
                     Ok(xs
@@ -277,12 +314,17 @@ impl RowPlan<'_> {
                 })?;
                 let ms = b.ins().fdiv(ss, nf);
                 let r = self.rsqrt(b, ms, epsilon);
-                self.last_pass(b, libs, &mut row, false, &mut |b, lanes, xs| {
+                self.last_pass(b, libs, &mut row, false, false, &mut |b, lanes, xs| {
                     let rv = cx.with(lanes).splat_f(b, r);
                     Ok(xs.into_iter().map(|x| b.ins().fmul(x, rv)).collect())
                 })
             }
         }
+    }
+
+    /// Copies per step of a pass: one when it evaluates long code.
+    fn copies(&self, heavy: bool) -> usize {
+        if heavy { 1 } else { self.unroll }
     }
 
     /// `1 / sqrt(v + eps)`.
@@ -309,7 +351,7 @@ impl RowPlan<'_> {
             self.cx(),
             self.n as i64,
             self.lanes,
-            self.unroll,
+            self.copies(self.pro_heavy),
             fold,
             &mut |b, j, lanes, copies| {
                 let mut at = row.idx.clone();
@@ -326,8 +368,10 @@ impl RowPlan<'_> {
                 )?;
                 self.pro
                     .stores(b, row.fx, libs, &at, lanes, copies, &row.pro_vals)?;
-                let xs = self.pro.values(&row.pro_vals, self.x, lanes, copies);
-                if let Some(buf) = row.buf {
+                let xs = self.pro.values(&row.pro_vals, self.x, lanes, copies)?;
+                if self.buf_x
+                    && let Some(buf) = row.buf
+                {
                     self.buf_store(b, lanes, buf, j, &xs)?;
                 }
                 f(b, lanes, xs)
@@ -344,7 +388,7 @@ impl RowPlan<'_> {
         libs: &mut Libs,
         row: &mut Row,
         fold: Fold,
-        keep: bool,
+        mid: Mid,
         f: &mut MapFn<'_>,
     ) -> Result<Value, CodegenError> {
         let r = dim_loop(
@@ -352,12 +396,14 @@ impl RowPlan<'_> {
             self.cx(),
             self.n as i64,
             self.lanes,
-            self.unroll,
+            self.copies(mid.heavy || (!self.buf_x && self.pro_heavy)),
             Some(fold),
             &mut |b, j, lanes, copies| {
                 let xs = self.x_at(b, libs, row, j, lanes, copies)?;
                 let ys = f(b, lanes, xs)?;
-                if keep && let Some(buf) = row.buf {
+                if mid.keep
+                    && let Some(buf) = row.buf
+                {
                     self.buf_store(b, lanes, buf, j, &ys)?;
                 }
                 Ok(ys)
@@ -374,15 +420,17 @@ impl RowPlan<'_> {
         libs: &mut Libs,
         row: &mut Row,
         stored: bool,
+        heavy: bool,
         f: &mut MapFn<'_>,
     ) -> Result<(), CodegenError> {
         let d = self.epi.inner.unwrap_or(0);
+        let recompute = !stored && !self.buf_x && self.pro_heavy;
         dim_loop(
             b,
             self.cx(),
             self.n as i64,
             self.lanes,
-            self.unroll,
+            self.copies(heavy || recompute || self.epi_heavy),
             None,
             &mut |b, j, lanes, copies| {
                 let xs = match (stored, row.buf) {
@@ -420,7 +468,9 @@ impl RowPlan<'_> {
         lanes: Lanes,
         copies: usize,
     ) -> Result<Vec<Value>, CodegenError> {
-        if let Some(buf) = row.buf {
+        if self.buf_x
+            && let Some(buf) = row.buf
+        {
             return self.buf_load(b, lanes, buf, j, copies);
         }
         let d = self.pro.inner.unwrap_or(0);
@@ -436,7 +486,7 @@ impl RowPlan<'_> {
             &mut row.pro_vals,
             AnchorVal::None,
         )?;
-        Ok(self.pro.values(&row.pro_vals, self.x, lanes, copies))
+        self.pro.values(&row.pro_vals, self.x, lanes, copies)
     }
 
     fn buf_addr(&self, b: &mut FunctionBuilder, buf: Value, j: Value) -> Value {
@@ -476,6 +526,14 @@ impl RowPlan<'_> {
             })
             .collect())
     }
+}
+
+/// How a middle pass treats its values: `keep` writes them to the buffer (replacing `x`);
+/// `heavy` says its map is long code (one copy per step).
+#[derive(Clone, Copy)]
+struct Mid {
+    keep: bool,
+    heavy: bool,
 }
 
 /// Maps a step's values of `x` (one per copy) to the values a pass folds or normalizes.

@@ -2,6 +2,7 @@
 //! expectations, the math polynomials against f64, and schedule invariance.
 
 mod math;
+mod ops;
 mod pointwise;
 mod raw;
 mod reduce;

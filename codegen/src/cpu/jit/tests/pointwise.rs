@@ -2,9 +2,7 @@
 //! simplest stated so): broadcasts, transposes, GELU, casts and selects, bf16/f16, gathers,
 //! in-place anchors, index masks, every operation, and schedule invariance.
 
-use super::util::{
-    B, Rng, assert_close, assert_same, check, f32s, pointwise, random, run_jit, sched, schedules,
-};
+use super::util::{B, Rng, assert_same, check, f32s, pointwise, random, run_jit, sched, schedules};
 use crate::CodegenError;
 use crate::cpu::jit::JitCompiler;
 use crate::cpu::jit::pointwise::plan;
@@ -350,214 +348,6 @@ fn index_mask() {
     }
 }
 
-/// Special values every float operation must handle.
-fn specials() -> Vec<f32> {
-    let mut v = vec![
-        0.0,
-        -0.0,
-        1.0,
-        -1.0,
-        0.5,
-        -0.5,
-        1.5,
-        2.5,
-        -2.5,
-        3.7,
-        -3.7,
-        1e-30,
-        -1e-30,
-        1e-40,
-        88.0,
-        89.0,
-        -88.0,
-        -104.0,
-        20.0,
-        -20.0,
-        100.0,
-        -100.0,
-        1e30,
-        f32::INFINITY,
-        f32::NEG_INFINITY,
-        f32::NAN,
-        f32::MAX,
-        f32::MIN_POSITIVE,
-    ];
-    let mut r = Rng::new(77);
-    v.extend((0..37).map(|_| r.f32(-10.0, 10.0)));
-    v
-}
-
-/// Every unary float function, vector and scalar, against the evaluator.
-#[test]
-fn every_unary_float_function() {
-    let xs = specials();
-    let n = xs.len();
-    for f in [
-        Uf::Neg,
-        Uf::Abs,
-        Uf::Sign,
-        Uf::Exp,
-        Uf::Log,
-        Uf::Sqrt,
-        Uf::Recip,
-        Uf::Tanh,
-        Uf::Erf,
-        Uf::Sigmoid,
-        Uf::Floor,
-        Uf::Ceil,
-        Uf::Round,
-        Uf::Sin,
-        Uf::Cos,
-    ] {
-        let mut b = B::new();
-        let x = b.dense(0, &[n]);
-        let y = b.un(f, x);
-        b.store(y, 1);
-        let body = b.done();
-        // exp flushes results below 2^-125 to zero; sigmoid's tail is as small.
-        let (rel, abs) = match f {
-            Uf::Exp | Uf::Log | Uf::Tanh | Uf::Erf | Uf::Sigmoid => (2e-6, 1e-37),
-            _ => (0.0, 0.0),
-        };
-        for s in [sched(1, 4, 2), sched(1, 1, 1)] {
-            let k = pointwise(&[n], body.clone(), 2, s);
-            let args = [f32s(&[n], xs.clone()), Tensor::zeros(DType::F32, vec![n])];
-            let mut want = args.to_vec();
-            crate::kernel::eval::eval_kernel(&k, &mut want).unwrap();
-            let mut got = args.to_vec();
-            run_jit(&k, &mut got, 1);
-            assert_close(&format!("{f:?}"), &got[1], &want[1], rel, abs);
-        }
-    }
-}
-
-/// Every binary float function and comparison, plus Not/And/Or/Xor on the masks.
-#[test]
-fn every_binary_float_function() {
-    let xs = specials();
-    let n = xs.len();
-    let mut ys = xs.clone();
-    ys.rotate_left(5);
-    for f in [
-        Bf::Add,
-        Bf::Sub,
-        Bf::Mul,
-        Bf::Div,
-        Bf::Max,
-        Bf::Min,
-        Bf::Pow,
-        Bf::Eq,
-        Bf::Lt,
-        Bf::Le,
-        Bf::Gt,
-        Bf::Ge,
-    ] {
-        let mut b = B::new();
-        let x = b.dense(0, &[n]);
-        let y = b.dense(1, &[n]);
-        let r = b.bin(f, x, y);
-        let r = if f.is_comparison() {
-            // Through logic and back to a float, so the masks are exercised in vectors.
-            let z = b.f(0.0);
-            let pos = b.bin(Bf::Gt, x, z);
-            let nr = b.un(Uf::Not, r);
-            let a = b.bin(Bf::And, nr, pos);
-            let o = b.bin(Bf::Or, a, r);
-            let xo = b.bin(Bf::Xor, o, pos);
-            b.push(Inst::Cast(xo, Scalar::F32))
-        } else {
-            r
-        };
-        b.store(r, 2);
-        let body = b.done();
-        for s in [sched(1, 4, 2), sched(1, 1, 1)] {
-            let k = pointwise(&[n], body.clone(), 3, s);
-            let args = [
-                f32s(&[n], xs.clone()),
-                f32s(&[n], ys.clone()),
-                Tensor::zeros(DType::F32, vec![n]),
-            ];
-            let got = check(&k, &args, 0.0, 0.0);
-            let _ = got;
-        }
-        let dt = [DType::F32; 3];
-        let p = plan(&[n], &body, &dt, None, &sched(1, 4, 2), true).unwrap();
-        assert!(p.vectorized(), "{f:?} vectorizes");
-    }
-}
-
-/// Integer arithmetic (wrapping), extremes, signs, comparisons and casts on i32 and i64.
-#[test]
-fn integer_operations() {
-    let vals: Vec<i64> = vec![
-        0,
-        1,
-        -1,
-        7,
-        -7,
-        i32::MAX as i64,
-        i32::MIN as i64,
-        123456789,
-        -5,
-    ];
-    let n = vals.len();
-    for (dt, ty) in [(DType::I32, Scalar::I32), (DType::I64, Scalar::I64)] {
-        let fx: Vec<f64> = vals.iter().map(|&v| v as f64).collect();
-        let x = Tensor::from_f64(dt, vec![n], &fx).unwrap();
-        let mut rot = fx.clone();
-        rot.rotate_left(2);
-        let y = Tensor::from_f64(dt, vec![n], &rot).unwrap();
-        let mut b = B::new();
-        let a = b.dense(0, &[n]);
-        let c = b.dense(1, &[n]);
-        let mut outs = Vec::new();
-        for f in [Bf::Add, Bf::Sub, Bf::Mul, Bf::Max, Bf::Min] {
-            outs.push(b.bin(f, a, c));
-        }
-        for f in [Uf::Neg, Uf::Abs, Uf::Sign] {
-            outs.push(b.un(f, a));
-        }
-        for (k, &o) in outs.iter().enumerate() {
-            b.store(o, 2 + k);
-        }
-        let mut bools = Vec::new();
-        for f in [Bf::Eq, Bf::Lt, Bf::Le, Bf::Gt, Bf::Ge] {
-            bools.push(b.bin(f, a, c));
-        }
-        let nb = outs.len();
-        for (k, &o) in bools.iter().enumerate() {
-            b.store(o, 2 + nb + k);
-        }
-        let other = if ty == Scalar::I32 {
-            Scalar::I64
-        } else {
-            Scalar::I32
-        };
-        let cf = b.push(Inst::Cast(a, Scalar::F32));
-        let co = b.push(Inst::Cast(a, other));
-        let cb = b.push(Inst::Cast(a, Scalar::Bool));
-        let cbi = b.push(Inst::Cast(cb, ty));
-        let base = 2 + nb + bools.len();
-        b.store(cf, base);
-        b.store(co, base + 1);
-        b.store(cbi, base + 2);
-        let body = b.done();
-        let other_dt = if dt == DType::I32 {
-            DType::I64
-        } else {
-            DType::I32
-        };
-        let mut args = vec![x.clone(), y.clone()];
-        args.extend((0..nb).map(|_| Tensor::zeros(dt, vec![n])));
-        args.extend((0..bools.len()).map(|_| Tensor::zeros(DType::Bool, vec![n])));
-        args.push(Tensor::zeros(DType::F32, vec![n]));
-        args.push(Tensor::zeros(other_dt, vec![n]));
-        args.push(Tensor::zeros(dt, vec![n]));
-        let k = pointwise(&[n], body, args.len(), sched(1, 4, 2));
-        check(&k, &args, 0.0, 0.0);
-    }
-}
-
 /// One kernel with a broadcast, a transposed read, a bf16 output and transcendentals gives
 /// bit-identical results under every schedule.
 #[test]
@@ -656,4 +446,143 @@ fn edge_shapes_and_bad_schedules() {
         jit.pointwise("arg", &[3], &b.done(), &dt, None, &sched(1, 4, 1))
             .is_err()
     );
+}
+
+/// Dims that every access walks as one merge into one loop; a transposed pair, an `Index`, a
+/// tile or a `Threads` binding keeps its dims apart. Results agree either way.
+#[test]
+fn contiguous_dims_merge() {
+    let shape = [4, 6, 8];
+    let dt = [DType::F32; 3];
+    // x dense, bias over the last two dims: all three merge.
+    let mut b = B::new();
+    let x = b.dense(0, &shape);
+    let bias = b.load(1, 0, &[0, 8, 1]);
+    let y = b.bin(Bf::Add, x, bias);
+    b.store(y, 2);
+    let body = b.done();
+    let p = plan(&shape, &body, &dt, None, &sched(3, 4, 2), true).unwrap();
+    assert_eq!(p.loop_extents(), &[4, 48]);
+    let mut s = sched(3, 4, 2);
+    s.bindings[0] = LoopBinding::Threads;
+    let p = plan(&shape, &body, &dt, None, &s, true).unwrap();
+    assert_eq!(p.loop_extents(), &[4, 48]);
+    let mut s = sched(3, 4, 2);
+    s.tiles[1] = 2;
+    let p = plan(&shape, &body, &dt, None, &s, true).unwrap();
+    assert_eq!(p.loop_extents(), &[4, 6, 8]);
+    let args = [
+        random(&shape, 31, -1.0, 1.0),
+        random(&[6, 8], 32, -1.0, 1.0),
+        Tensor::zeros(DType::F32, shape.to_vec()),
+    ];
+    check(&pointwise(&shape, body, 3, sched(3, 4, 2)), &args, 0.0, 0.0);
+    // A transposed read of the last two dims keeps all three apart; a broadcast along the last
+    // dim keeps it apart from the others.
+    let mut b = B::new();
+    let x = b.dense(0, &shape);
+    let t = b.load(1, 0, &[48, 1, 6]);
+    let y = b.bin(Bf::Mul, x, t);
+    b.store(y, 2);
+    let body = b.done();
+    let p = plan(&shape, &body, &dt, None, &sched(3, 4, 2), true).unwrap();
+    assert_eq!(p.loop_extents(), &[4, 6, 8]);
+    let args = [
+        random(&shape, 33, -1.0, 1.0),
+        random(&[4, 8, 6], 34, -1.0, 1.0),
+        Tensor::zeros(DType::F32, shape.to_vec()),
+    ];
+    check(&pointwise(&shape, body, 3, sched(3, 4, 2)), &args, 0.0, 0.0);
+    let mut b = B::new();
+    let x = b.dense(0, &shape);
+    let t = b.load(1, 0, &[6, 1, 0]);
+    let y = b.bin(Bf::Mul, x, t);
+    b.store(y, 2);
+    let body = b.done();
+    let p = plan(&shape, &body, &dt, None, &sched(3, 4, 2), true).unwrap();
+    assert_eq!(p.loop_extents(), &[24, 8]);
+    let args = [
+        random(&shape, 33, -1.0, 1.0),
+        random(&[4, 6], 34, -1.0, 1.0),
+        Tensor::zeros(DType::F32, shape.to_vec()),
+    ];
+    check(&pointwise(&shape, body, 3, sched(3, 4, 2)), &args, 0.0, 0.0);
+    // Index(1) keeps dims 1 and 2 (and 0 and 1) apart; size-1 dims merge whatever their stride.
+    let shape = [1, 5, 3];
+    let mut b = B::new();
+    let x = b.load(0, 0, &[77, 3, 1]);
+    let i = b.push(Inst::Index(1));
+    let f = b.push(Inst::Cast(i, Scalar::F32));
+    let y = b.bin(Bf::Add, x, f);
+    b.store(y, 1);
+    let body = b.done();
+    let dt2 = [DType::F32; 2];
+    let p = plan(&shape, &body, &dt2, None, &sched(3, 4, 2), true).unwrap();
+    assert_eq!(p.loop_extents(), &[1, 5, 3]);
+    let args = [
+        random(&[5, 3], 35, -1.0, 1.0),
+        Tensor::zeros(DType::F32, shape.to_vec()),
+    ];
+    check(&pointwise(&shape, body, 2, sched(3, 4, 2)), &args, 0.0, 0.0);
+    let mut b = B::new();
+    let x = b.load(0, 0, &[77, 3, 1]);
+    b.store(x, 1);
+    let body = b.done();
+    let p = plan(&shape, &body, &dt2, None, &sched(3, 4, 2), true).unwrap();
+    assert_eq!(p.loop_extents(), &[15]);
+}
+
+/// A kernel that fails while being emitted (Exp of an integer) leaves the compiler usable: the
+/// next kernel compiles, finishes and runs.
+#[test]
+fn failed_kernel_leaves_the_compiler_usable() {
+    let dt = [DType::I32, DType::I32];
+    let mut b = B::new();
+    let x = b.dense(0, &[4]);
+    let y = b.un(Uf::Exp, x);
+    b.store(y, 1);
+    let mut jit = JitCompiler::new().unwrap();
+    assert!(
+        jit.pointwise("bad", &[4], &b.done(), &dt, None, &sched(1, 1, 1))
+            .is_err()
+    );
+    let mut b = B::new();
+    let x = b.dense(0, &[4]);
+    let y = b.bin(Bf::Add, x, x);
+    b.store(y, 1);
+    let f = jit
+        .pointwise("good", &[4], &b.done(), &dt, None, &sched(1, 4, 1))
+        .unwrap();
+    let code = jit.finish().unwrap();
+    let x = [1i32, -2, 3, i32::MAX];
+    let mut out = [0i32; 4];
+    let ptrs = [x.as_ptr() as *mut u8, out.as_mut_ptr() as *mut u8];
+    unsafe { code.get(f)(ptrs.as_ptr(), 0, 0) };
+    assert_eq!(out, [2, -4, 6, i32::MAX.wrapping_mul(2)]);
+}
+
+/// A stored value fixed along the vector loop (an Expand): stored as a splat.
+#[test]
+fn expand_stores_a_hoisted_value() {
+    let shape = [4, 10];
+    let mut b = B::new();
+    let x = b.load(0, 0, &[1, 0]);
+    let t = b.un(Uf::Tanh, x);
+    b.store(x, 1);
+    b.store(t, 2);
+    let body = b.done();
+    let dt = [DType::F32, DType::F32, DType::BF16];
+    assert!(
+        plan(&shape, &body, &dt, None, &sched(2, 4, 2), true)
+            .unwrap()
+            .vectorized()
+    );
+    let args = [
+        random(&[4], 5, -2.0, 2.0),
+        Tensor::zeros(DType::F32, shape.to_vec()),
+        Tensor::zeros(DType::BF16, shape.to_vec()),
+    ];
+    for s in schedules(&shape) {
+        check(&pointwise(&shape, body.clone(), 3, s), &args, 2e-6, 1e-7);
+    }
 }

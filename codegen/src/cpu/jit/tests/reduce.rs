@@ -77,6 +77,14 @@ fn reduce_over_middle_last_and_several_dims() {
     let k = reduce_kernel(&[4, 7, 45], &[false, false, true], ReduceFn::Sum);
     let dt = [DType::F32; 3];
     assert!(plan(&k, &dt, &sched(2, 4, 2), true).unwrap().vectorized());
+    // Contiguous reduced dims merge into one vectorized loop; a kept dim between keeps them
+    // apart.
+    let k = reduce_kernel(&[2, 3, 4], &[true, true, true], ReduceFn::Sum);
+    let p = plan(&k, &dt, &sched(0, 4, 2), true).unwrap();
+    assert_eq!(p.merged_shape(), &[24]);
+    let k = reduce_kernel(&[3, 5, 6], &[true, false, true], ReduceFn::Sum);
+    let p = plan(&k, &dt, &sched(1, 4, 2), true).unwrap();
+    assert_eq!(p.merged_shape(), &[3, 5, 6]);
 }
 
 /// Max and Min propagate NaN; an empty reduction gives the identity.
@@ -179,5 +187,35 @@ fn reduce_schedules_agree() {
         let mut got = vec![input.clone(), out.clone()];
         run_jit(&kk, &mut got, 2);
         assert_close(&format!("{s:?}"), &got[1], &base[1], 2e-6, 1e-7);
+    }
+}
+
+/// `x` fixed along the reduced dim (a broadcast operand): the vector loop folds its splat.
+#[test]
+fn reduce_of_a_broadcast_operand() {
+    for op in OPS {
+        let mut p = B::new();
+        let a = p.load(0, 0, &[1, 0]);
+        let mut e = B::new();
+        let y = e.push(Inst::Anchor);
+        e.store(y, 1);
+        let k = ReduceKernel {
+            shape: vec![5, 9],
+            reduced: vec![false, true],
+            op,
+            prologue: p.done(),
+            x: a,
+            epilogue: e.done(),
+        };
+        let dt = [DType::F32; 2];
+        assert!(plan(&k, &dt, &sched(1, 4, 2), true).unwrap().vectorized());
+        for s in [sched(1, 4, 2), sched(1, 1, 1)] {
+            let kk = kernel(KernelKind::Reduce(k.clone()), 2, s);
+            let args = [
+                random(&[5], 3, 0.5, 1.5),
+                Tensor::zeros(DType::F32, vec![5]),
+            ];
+            check(&kk, &args, 1e-6, 0.0);
+        }
     }
 }

@@ -54,11 +54,12 @@ const OPS: [RowOp; 4] = [
     RowOp::RmsNorm { epsilon: 1e-6 },
 ];
 
-/// Every op over rows of 1, 3, 64 and more than the stack buffer holds, vector and scalar.
+/// Every op over rows of 1, 3, 64, one whose buffer spans several stack pages, and more than
+/// the stack buffer holds, vector and scalar.
 #[test]
 fn row_ops_match_the_evaluator() {
     for op in OPS {
-        for n in [1, 3, 64, ROW_BUF_MAX + 37] {
+        for n in [1, 3, 64, 3000, ROW_BUF_MAX + 37] {
             let rows = if n > 64 { 2 } else { 5 };
             let shape = [rows, n];
             for s in [sched(1, 4, 2), sched(1, 1, 1), sched(1, 4, 4)] {
@@ -158,4 +159,39 @@ fn single_row_bf16() {
     };
     let kk = kernel(KernelKind::Row(k), 2, s);
     check(&kk, &[x, Tensor::zeros(DType::BF16, vec![n])], 1e-2, 1e-2);
+}
+
+/// `x` fixed along the row (a broadcast operand), vectorized: softmax gives 1/n, layer norm 0
+/// (up to the mean's rounding error amplified by 1/√ε, as in any f32 evaluation).
+#[test]
+fn row_of_a_broadcast_operand() {
+    for op in OPS {
+        let shape = [3, 13];
+        let mut p = B::new();
+        let x = p.load(0, 0, &[1, 0]);
+        let mut e = B::new();
+        let y = e.push(Inst::Anchor);
+        e.store(y, 1);
+        let k = RowKernel {
+            shape: shape.to_vec(),
+            prologue: p.done(),
+            x,
+            op,
+            epilogue: e.done(),
+        };
+        let dt = [DType::F32; 2];
+        assert!(plan(&k, &dt, &sched(1, 4, 2), true).unwrap().vectorized());
+        for s in [sched(1, 4, 2), sched(1, 1, 1)] {
+            let kk = kernel(KernelKind::Row(k.clone()), 2, s);
+            let args = [
+                random(&[3], 4, -2.0, 2.0),
+                Tensor::zeros(DType::F32, shape.to_vec()),
+            ];
+            let abs = match op {
+                RowOp::LayerNorm { .. } => 1e-4,
+                _ => 1e-7,
+            };
+            check(&kk, &args, 1e-6, abs);
+        }
+    }
 }
