@@ -17,7 +17,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 /// Runs of each measurement; the median is reported.
-const RUNS: usize = 7;
+const RUNS: usize = 11;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -71,26 +71,29 @@ mod fma {
     }
 }
 
+/// An FMA loop: runs its iterations and returns the flops done.
+type FmaLoop = unsafe fn(u64) -> f64;
+
 /// The widest FMA loop the host runs, and its name.
 #[cfg(target_arch = "x86_64")]
-fn fma_loop() -> Option<(&'static str, unsafe fn(u64) -> f64)> {
+fn fma_loop() -> Option<(&'static str, FmaLoop)> {
     if is_x86_feature_detected!("avx512f") {
-        Some(("AVX-512", fma::avx512 as unsafe fn(u64) -> f64))
+        Some(("AVX-512", fma::avx512 as FmaLoop))
     } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-        Some(("AVX2+FMA", fma::avx2 as unsafe fn(u64) -> f64))
+        Some(("AVX2+FMA", fma::avx2 as FmaLoop))
     } else {
         None
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn fma_loop() -> Option<(&'static str, unsafe fn(u64) -> f64)> {
+fn fma_loop() -> Option<(&'static str, FmaLoop)> {
     None
 }
 
 /// GFLOP/s of `threads` threads running the FMA loop at once (median of `RUNS`).
-fn peak(f: unsafe fn(u64) -> f64, threads: usize) -> f64 {
-    let iters = 20_000_000u64;
+fn peak(f: FmaLoop, threads: usize) -> f64 {
+    let iters = 4_000_000u64;
     // SAFETY: `fma_loop` checked the host supports the features; one iteration reports the
     // flops per iteration.
     let per_iter = unsafe { f(1) };

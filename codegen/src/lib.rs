@@ -6,7 +6,6 @@
 pub mod cpu;
 pub mod error;
 pub mod kernel;
-pub mod lower;
 pub mod lowering;
 pub mod runtime;
 

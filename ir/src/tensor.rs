@@ -141,13 +141,13 @@ impl Data {
     /// The address of the first element, for compiled code. Every storage is a plain array of
     /// its element type; bool is one byte holding 0 or 1.
     pub fn as_ptr(&self) -> *const u8 {
-        with_data!(self, v => v.as_ptr() as *const u8)
+        with_data!(self, v => v.as_ptr().cast::<u8>())
     }
 
     /// [`Data::as_ptr`] for writing. Compiled code that writes bool storage must write only 0
     /// or 1.
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
-        with_data!(self, v => v.as_mut_ptr() as *mut u8)
+        with_data!(self, v => v.as_mut_ptr().cast::<u8>())
     }
 
     /// The elements at `indices`, in that order (a gather over the flat buffer).

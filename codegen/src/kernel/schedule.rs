@@ -182,17 +182,37 @@ pub fn default_for(kernel: &Kernel) -> Schedule {
     }
 }
 
-/// Tiny contractions go to the generated path (no packing), the rest to the library.
+/// Whether the generated f32x4 path beats the `gemm` crate on one `m × n × k` product.
+///
+/// Measured on an AVX-512 host (codegen/benches/gemm.rs `small`, 1 thread): once there is work
+/// the crate's packed 512-bit kernels run about twice the f32x4 path's rate, but they lose on
+/// narrow outputs (`n` below 16, or not a multiple of 16 below 48: 3-10× slower), on shallow
+/// sums (`k ≤ 16` with `n ≤ 32`, `k ≤ 8` with `n ≤ 64`: 1.3-2.5×), and on tiny products where
+/// their per-call cost (~0.3 µs) dominates. A single column (`n = 1`) is the crate's gemv.
+fn jit_wins(m: usize, n: usize, k: usize) -> bool {
+    n >= 2
+        && (n < 16
+            || (!n.is_multiple_of(16) && n < 48)
+            || (k <= 16 && n <= 32)
+            || (k <= 8 && n <= 64)
+            || (m >= 2 && m * n * k <= 8192))
+}
+
+/// The generated path where it wins ([`jit_wins`]), with a 4 × 8 register tile (8 f32x4
+/// accumulators: enough independent FMAs to cover their latency, few enough not to spill);
+/// otherwise the library on whole items (`tile_m = 0`): blocking rows for the epilogue's sake
+/// makes each block repack `b`, which costs more than the epilogue saves (bias + relu on
+/// 128×512·512×2048, 2 threads).
 fn gemm_default(batch: usize, m: usize, n: usize, k: usize, out: &[usize]) -> GemmSchedule {
     let flops = 2 * batch * m * n * k;
-    let path = if m * n * k <= 64 * 64 * 64 {
-        GemmPath::Jit
+    let (path, tile_m) = if jit_wins(m, n, k) {
+        (GemmPath::Jit, 4)
     } else {
-        GemmPath::Library
+        (GemmPath::Library, 0)
     };
     GemmSchedule {
         path,
-        tile_m: 4,
+        tile_m,
         tile_n: 8,
         tile_k: 0,
         parallel: flops >= 4 * PARALLEL_MIN_WORK * 64,

@@ -162,13 +162,13 @@ impl Lowerer<'_> {
                             .filter(|t| t.len() == 1)
                             .map(|t| t.to_f64_vec()[0]);
                         match e {
-                            Some(e) if e == 1.0 => a,
-                            Some(e) if e == 2.0 => b.bin(BinaryFn::Mul, a, a),
-                            Some(e) if e == 3.0 => {
+                            Some(1.0) => a,
+                            Some(2.0) => b.bin(BinaryFn::Mul, a, a),
+                            Some(3.0) => {
                                 let sq = b.bin(BinaryFn::Mul, a, a);
                                 b.bin(BinaryFn::Mul, sq, a)
                             }
-                            Some(e) if e == 0.5 => b.un(UnaryFn::Sqrt, a),
+                            Some(0.5) => b.un(UnaryFn::Sqrt, a),
                             Some(e) => {
                                 let ec = b.c(e, f32c);
                                 b.bin(BinaryFn::Pow, a, ec)
@@ -226,8 +226,8 @@ impl Lowerer<'_> {
         };
         let dview: View = self.view_of(data)?;
         let rank = dview.shape.len();
-        let axis =
-            ir::shape::normalize_axis(axis, rank).map_err(|e| crate::lowering::node_err(node, e))?;
+        let axis = ir::shape::normalize_axis(axis, rank)
+            .map_err(|e| crate::lowering::node_err(node, e))?;
         // The index buffer is range-checked whole, so it must be exactly the indices.
         let ibuf = self.dense_buffer(idx, false)?;
         let iview = View::dense(ibuf, &shape_of(g, idx));

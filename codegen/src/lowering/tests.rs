@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> Graph {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(name);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name);
     let bytes = std::fs::read(dir.join("model.onnx")).expect("fixture model");
     ir::onnx::import_model(&bytes, Some(&dir)).expect("fixture imports")
 }
@@ -23,12 +25,16 @@ fn feeds(g: &Graph) -> (Vec<Tensor>, HashMap<String, Tensor>) {
     for &v in &g.inputs {
         let value = g.value(v);
         let ty = value.ty.as_ref().expect("typed input");
-        let shape: Vec<usize> = ir::shape::concrete(ty.shape.as_deref().expect("shape")).expect("static");
+        let shape: Vec<usize> =
+            ir::shape::concrete(ty.shape.as_deref().expect("shape")).expect("static");
         let n: usize = shape.iter().product();
         let t = match ty.dtype {
             DType::I64 if value.name.contains("mask") => Tensor::from_i64(shape, vec![1; n]),
             DType::I64 => Tensor::from_i64(shape, (0..n as i64).map(|i| (i * 7) % 64).collect()),
-            _ => Tensor::from_f32(shape, (0..n).map(|i| ((i % 97) as f32 / 97.0) - 0.5).collect()),
+            _ => Tensor::from_f32(
+                shape,
+                (0..n).map(|i| ((i % 97) as f32 / 97.0) - 0.5).collect(),
+            ),
         }
         .expect("feed");
         list.push(t.clone());
@@ -53,7 +59,10 @@ fn assert_close(name: &str, got: &Tensor, want: &Tensor) {
     let (a, b) = (got.to_f64_vec(), want.to_f64_vec());
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {
         // f32 kernels in a different summation order than the interpreter's.
-        assert!((x - y).abs() <= 1e-5 + 1e-5 * y.abs(), "{name}[{i}]: {x} vs {y}");
+        assert!(
+            (x - y).abs() <= 1e-5 + 1e-5 * y.abs(),
+            "{name}[{i}]: {x} vs {y}"
+        );
     }
 }
 
@@ -83,7 +92,11 @@ fn gpt2_plan_fuses_epilogues_and_prologues() {
     assert_eq!(count("gemm"), 13);
     assert_eq!(count("row"), 7, "5 LayerNorms and 2 softmaxes");
     // The tanh-GELU chain (9 nodes) lives in its contraction's epilogue.
-    assert!(p.kernels.iter().any(|k| matches!(k.kind, KernelKind::Gemm(_)) && k.nodes.len() == 9));
+    assert!(
+        p.kernels
+            .iter()
+            .any(|k| matches!(k.kind, KernelKind::Gemm(_)) && k.nodes.len() == 9)
+    );
     // Every Split output is a view: no copy of the fused QKV projection.
     assert!(!p.kernels.iter().any(|k| k.name.starts_with("copy split")));
 }

@@ -187,7 +187,11 @@ fn nocopy_strides(shape: &[usize], strides: &[i64], new: &[usize]) -> Option<Vec
         return None;
     }
     let mut it = new_strides.into_iter();
-    Some(new.iter().map(|&n| if n == 1 { 0 } else { it.next().unwrap_or(0) }).collect())
+    Some(
+        new.iter()
+            .map(|&n| if n == 1 { 0 } else { it.next().unwrap_or(0) })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -197,7 +201,12 @@ mod tests {
     #[test]
     fn reshape_splits_a_strided_slice_without_a_copy() {
         // Columns 64..128 of a [16, 192] buffer, viewed as [1, 16, 4, 16].
-        let v = View { buf: BufferId(0), offset: 64, shape: vec![16, 64], strides: vec![192, 1] };
+        let v = View {
+            buf: BufferId(0),
+            offset: 64,
+            shape: vec![16, 64],
+            strides: vec![192, 1],
+        };
         let r = v.reshape(&[1, 16, 4, 16]).expect("expressible");
         assert_eq!(r.strides, vec![0, 192, 16, 1]);
         assert_eq!(r.offset, 64);
@@ -206,6 +215,9 @@ mod tests {
         // A transposed view cannot merge its dims either.
         let t = View::dense(BufferId(0), &[4, 16]).transpose(&[1, 0]);
         assert!(t.reshape(&[64]).is_none());
-        assert_eq!(t.reshape(&[16, 1, 4]).map(|v| v.strides), Some(vec![1, 0, 16]));
+        assert_eq!(
+            t.reshape(&[16, 1, 4]).map(|v| v.strides),
+            Some(vec![1, 0, 16])
+        );
     }
 }

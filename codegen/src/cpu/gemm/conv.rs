@@ -59,7 +59,7 @@ impl ConvGeo {
         if r > MAX_RANK {
             return Err(bad(format!("{r} spatial dims (at most {MAX_RANK})")));
         }
-        if k.group == 0 || k.c_in % k.group != 0 || k.c_out % k.group != 0 {
+        if k.group == 0 || !k.c_in.is_multiple_of(k.group) || !k.c_out.is_multiple_of(k.group) {
             return Err(bad(format!(
                 "{} and {} channels do not divide into {} groups",
                 k.c_in, k.c_out, k.group
@@ -210,8 +210,8 @@ impl Job<'_> {
         {
             let mut inside = true;
             let mut off = 0i64;
-            for d in 0..last {
-                let i = coord(d, outer[d]);
+            for (d, &o) in outer.iter().enumerate().take(last) {
+                let i = coord(d, o);
                 inside &= i >= 0 && i < g.in_spatial[d] as i64;
                 off += i * g.in_strides[d] as i64;
             }

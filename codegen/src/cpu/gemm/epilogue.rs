@@ -19,6 +19,8 @@ use ir::DType;
 
 /// Most args passed without a heap allocation per call.
 const STACK_ARGS: usize = 32;
+/// Most leading dims a sliced epilogue may cut off (their index lives on the stack).
+const MAX_SLICED: usize = 16;
 
 pub(super) enum Epilogue {
     /// The epilogue only stores the accumulator, which is already in place.
@@ -80,6 +82,9 @@ fn read_args(geo: &Geometry) -> Vec<usize> {
 /// The body over the sliced space and the per-arg strides (in elements) along the sliced-off
 /// dims, or `None` when it cannot be sliced.
 fn slice(body: &Body, shape: &[usize], nb: usize, acc: usize, n_args: usize) -> Option<SlicedBody> {
+    if nb > MAX_SLICED {
+        return None;
+    }
     let dense = contiguous_strides(shape);
     let norm = |s: &[i64]| -> Vec<i64> {
         s.iter()
@@ -192,15 +197,12 @@ impl Epilogue {
         body: &Body,
         schedule: &GemmSchedule,
         arg_dtypes: &[DType],
-        jit: Option<&mut JitCompiler>,
+        jit: &mut JitCompiler,
     ) -> Result<Epilogue, CodegenError> {
         check(body, geo, arg_dtypes.len())?;
         if is_trivial(body) {
             return Ok(Epilogue::Nothing);
         }
-        let jit = jit.ok_or_else(|| {
-            CodegenError::Unsupported(format!("{name}: the epilogue needs the JIT"))
-        })?;
         let name = format!("{name}.epilogue");
         let shape = &geo.out_shape;
         let nb = geo.epi_batch_dims;
@@ -287,9 +289,9 @@ impl Epilogue {
             return;
         };
         let f = code.expect("GemmPlan::run before GemmPlan::link");
-        let mut idx = [0usize; 16];
+        let mut idx = [0usize; MAX_SLICED];
         let mut rest = item;
-        let nb = dims.len().min(16);
+        let nb = dims.len().min(MAX_SLICED);
         for d in (0..nb).rev() {
             idx[d] = rest % dims[d].max(1);
             rest /= dims[d].max(1);
@@ -315,7 +317,7 @@ impl Epilogue {
         let ptrs = SendArgs(ptrs.as_ptr());
         match wide {
             Some(pool) if pool.threads() > 1 => {
-                let grain = (PARALLEL_MIN_WORK / 2 / row_len.max(&1)).max(1);
+                let grain = (PARALLEL_MIN_WORK / 2 / (*row_len).max(1)).max(1);
                 pool.for_chunks(r1 - r0, grain, &|b, e| {
                     let p = ptrs;
                     // SAFETY: disjoint rows of the item; the pointers live through the call.

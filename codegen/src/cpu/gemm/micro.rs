@@ -264,7 +264,7 @@ impl Emit {
         Ok(())
     }
 
-    /// One `rows × width` register tile over k-chunk of `klen` steps.
+    /// One `rows × width` register tile over a k-chunk of `klen` steps.
     #[allow(clippy::too_many_arguments)]
     fn col_tile(
         &self,
@@ -279,27 +279,20 @@ impl Emit {
         last: bool,
     ) {
         let s = self.spec;
-        let (nv, ns) = (width / 4, width % 4);
         let row_bytes = (s.n * 4) as i64;
-        // Accumulators: per row, `nv` vectors then `ns` scalars.
-        let per_row = nv + ns;
-        let mut acc: Vec<Variable> = Vec::with_capacity(rows * per_row);
+        let slots = slots(width);
+        let per_row = slots.len();
         let zero_s = b.ins().f32const(0.0);
         let zero_v = b.ins().splat(types::F32X4, zero_s);
+        let mut acc: Vec<Variable> = Vec::with_capacity(rows * per_row);
         for r in 0..rows {
-            for v in 0..per_row {
-                let (ty, off) = if v < nv {
-                    (types::F32X4, 16 * v as i64)
-                } else {
-                    (types::F32, 16 * nv as i64 + 4 * (v - nv) as i64)
-                };
-                let var = b.declare_var(ty);
-                let init = if resume {
-                    load(b, ty, c_tile, r as i64 * row_bytes + off)
-                } else if ty == types::F32 {
-                    zero_s
-                } else {
-                    zero_v
+            let c_r = r as i64 * row_bytes;
+            for &slot in &slots {
+                let var = b.declare_var(slot.ty());
+                let init = match (resume, slot) {
+                    (true, _) => gather(b, slot, c_tile, c_r, 4, load),
+                    (false, Slot::Scalar(_)) => zero_s,
+                    (false, _) => zero_v,
                 };
                 b.def_var(var, init);
                 acc.push(var);
@@ -312,39 +305,21 @@ impl Emit {
         // One k step at `u` steps past the pointers.
         let step = |b: &mut FunctionBuilder, u: i64| {
             let (pa_v, pb_v) = (b.use_var(pa), b.use_var(pb));
-            let b_base = u * s.b_rs * 4;
-            let mut bv = Vec::with_capacity(per_row);
-            for v in 0..nv {
-                let col0 = 4 * v as i64;
-                let x = if s.b_cs == 1 {
-                    load_operand(b, types::F32X4, pb_v, b_base + 4 * col0)
-                } else {
-                    let l0 = load_operand(b, types::F32, pb_v, b_base + 4 * col0 * s.b_cs);
-                    let mut x = b.ins().scalar_to_vector(types::F32X4, l0);
-                    for l in 1..4u8 {
-                        let e = load_operand(
-                            b,
-                            types::F32,
-                            pb_v,
-                            b_base + 4 * (col0 + l as i64) * s.b_cs,
-                        );
-                        x = b.ins().insertlane(x, e, l);
-                    }
-                    x
-                };
-                bv.push(x);
-            }
-            for t in 0..ns {
-                let col = (4 * nv + t) as i64;
-                bv.push(load_operand(b, types::F32, pb_v, b_base + 4 * col * s.b_cs));
-            }
+            let bv: Vec<Value> = slots
+                .iter()
+                .map(|&slot| gather(b, slot, pb_v, u * s.b_rs * 4, 4 * s.b_cs, load_operand))
+                .collect();
             for r in 0..rows {
                 let av = load_operand(b, types::F32, pa_v, 4 * (r as i64 * s.a_rs + u * s.a_cs));
-                let splat = (nv > 0).then(|| b.ins().splat(types::F32X4, av));
-                for (v, &x) in bv.iter().enumerate() {
+                let vector = slots.iter().any(|sl| sl.ty() == types::F32X4);
+                let splat = vector.then(|| b.ins().splat(types::F32X4, av));
+                for (v, (&x, slot)) in bv.iter().zip(&slots).enumerate() {
                     let var = acc[r * per_row + v];
                     let cur = b.use_var(var);
-                    let m = if v < nv { splat.unwrap_or(av) } else { av };
+                    let m = match slot {
+                        Slot::Scalar(_) => av,
+                        _ => splat.unwrap_or(av),
+                    };
                     let next = b.ins().fma(m, x, cur);
                     b.def_var(var, next);
                 }
@@ -387,17 +362,96 @@ impl Emit {
         let scale = (last && s.alpha != 1.0).then(|| b.ins().f32const(s.alpha));
         let scale_v = scale.map(|x| b.ins().splat(types::F32X4, x));
         for r in 0..rows {
-            for v in 0..per_row {
+            for (v, &slot) in slots.iter().enumerate() {
                 let mut x = b.use_var(acc[r * per_row + v]);
-                let off = if v < nv {
-                    16 * v as i64
-                } else {
-                    16 * nv as i64 + 4 * (v - nv) as i64
-                };
                 if let (Some(sv), Some(ss)) = (scale_v, scale) {
-                    x = b.ins().fmul(x, if v < nv { sv } else { ss });
+                    x = b
+                        .ins()
+                        .fmul(x, if slot.ty() == types::F32X4 { sv } else { ss });
                 }
-                store(b, x, c_tile, r as i64 * row_bytes + off);
+                scatter(b, slot, x, c_tile, r as i64 * row_bytes);
+            }
+        }
+    }
+}
+
+/// One accumulator of a register tile's row: columns from `col0` (relative to the tile).
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    /// Four columns in one f32x4.
+    Full(usize),
+    /// `lanes` (2 or 3) edge columns in the low lanes of an f32x4 (the others compute zeros
+    /// and are never stored).
+    Part(usize, usize),
+    /// One edge column, scalar.
+    Scalar(usize),
+}
+
+impl Slot {
+    fn ty(self) -> Type {
+        match self {
+            Slot::Full(_) | Slot::Part(..) => types::F32X4,
+            Slot::Scalar(_) => types::F32,
+        }
+    }
+
+    fn cols(self) -> (usize, usize) {
+        match self {
+            Slot::Full(c) => (c, 4),
+            Slot::Part(c, l) => (c, l),
+            Slot::Scalar(c) => (c, 1),
+        }
+    }
+}
+
+/// The accumulators of a row `width` columns wide.
+fn slots(width: usize) -> Vec<Slot> {
+    let mut v: Vec<Slot> = (0..width / 4).map(|i| Slot::Full(4 * i)).collect();
+    match width % 4 {
+        0 => {}
+        1 => v.push(Slot::Scalar(width - 1)),
+        l => v.push(Slot::Part(width - l, l)),
+    }
+    v
+}
+
+/// Reads a slot's columns at `ptr + base + col · stride` bytes: one vector load when they are
+/// four contiguous floats, else lane by lane.
+fn gather(
+    b: &mut FunctionBuilder,
+    slot: Slot,
+    ptr: Value,
+    base: i64,
+    stride: i64,
+    ld: fn(&mut FunctionBuilder, Type, Value, i64) -> Value,
+) -> Value {
+    let (c0, lanes) = slot.cols();
+    let at = |l: usize| base + (c0 + l) as i64 * stride;
+    match slot {
+        Slot::Full(_) if stride == 4 => ld(b, types::F32X4, ptr, at(0)),
+        Slot::Scalar(_) => ld(b, types::F32, ptr, at(0)),
+        Slot::Full(_) | Slot::Part(..) => {
+            let l0 = ld(b, types::F32, ptr, at(0));
+            let mut x = b.ins().scalar_to_vector(types::F32X4, l0);
+            for l in 1..lanes {
+                let e = ld(b, types::F32, ptr, at(l));
+                x = b.ins().insertlane(x, e, l as u8);
+            }
+            x
+        }
+    }
+}
+
+/// Writes a slot's columns to the dense accumulator row at `ptr + base`.
+fn scatter(b: &mut FunctionBuilder, slot: Slot, x: Value, ptr: Value, base: i64) {
+    let (c0, lanes) = slot.cols();
+    let at = |l: usize| base + 4 * (c0 + l) as i64;
+    match slot {
+        Slot::Full(_) | Slot::Scalar(_) => store(b, x, ptr, at(0)),
+        Slot::Part(..) => {
+            for l in 0..lanes {
+                let e = b.ins().extractlane(x, l as u8);
+                store(b, e, ptr, at(l));
             }
         }
     }

@@ -9,10 +9,10 @@
 //! `tile_m` rows (0: whole items); a block is computed, then the epilogue runs on exactly those
 //! rows, in place, while they are in cache.
 //!
-//! Threads (when `schedule.parallel`): blocks are spread over the pool when there are at least
-//! as many as threads (each thread then computes and finishes its blocks alone); otherwise each
-//! block's product uses all threads (the `gemm` crate's own split) and its epilogue is split by
-//! rows.
+//! Threads (when `schedule.parallel`): blocks are spread over the pool when they balance over
+//! the threads or are small (each thread then computes and finishes its blocks alone; see
+//! `GemmPlan::distribute`); otherwise each block's product uses all threads (the `gemm`
+//! crate's own split) and its epilogue is split by rows.
 
 mod conv;
 mod epilogue;
@@ -67,7 +67,7 @@ impl GemmPlan {
         jit: &mut JitCompiler,
     ) -> Result<GemmPlan, CodegenError> {
         let geo = Geometry::gemm(kernel, arg_dtypes)?;
-        GemmPlan::build(name, geo, &kernel.epilogue, schedule, arg_dtypes, Some(jit))
+        GemmPlan::build(name, geo, &kernel.epilogue, schedule, arg_dtypes, jit)
     }
 
     /// Prepares a convolution (im2col into scratch, then a contraction per group).
@@ -79,28 +79,22 @@ impl GemmPlan {
         jit: &mut JitCompiler,
     ) -> Result<GemmPlan, CodegenError> {
         let geo = Geometry::conv(kernel, arg_dtypes)?;
-        GemmPlan::build(name, geo, &kernel.epilogue, schedule, arg_dtypes, Some(jit))
+        GemmPlan::build(name, geo, &kernel.epilogue, schedule, arg_dtypes, jit)
     }
 
-    /// Builds a plan. Without a compiler, only the `Library` path with an epilogue that just
-    /// stores the accumulator can be built (the tests use this when the JIT is unavailable).
+    /// Builds a plan: compiles the epilogue and, on the `Jit` path, the product.
     fn build(
         name: &str,
         geo: Geometry,
         body: &crate::kernel::Body,
         schedule: &GemmSchedule,
         arg_dtypes: &[DType],
-        mut jit: Option<&mut JitCompiler>,
+        jit: &mut JitCompiler,
     ) -> Result<GemmPlan, CodegenError> {
-        let epilogue = Epilogue::build(name, &geo, body, schedule, arg_dtypes, jit.as_deref_mut())?;
+        let epilogue = Epilogue::build(name, &geo, body, schedule, arg_dtypes, jit)?;
         let micro = match schedule.path {
             GemmPath::Library => None,
-            GemmPath::Jit => {
-                let jit = jit.ok_or_else(|| {
-                    CodegenError::Unsupported(format!("{name}: the Jit path needs the JIT"))
-                })?;
-                Some((micro::compile(name, &geo, schedule, jit)?, None))
-            }
+            GemmPath::Jit => Some((micro::compile(name, &geo, schedule, jit)?, None)),
         };
         let block_rows = match schedule.tile_m {
             0 => geo.m,
@@ -148,7 +142,7 @@ impl GemmPlan {
                 if blocks == 0 {
                     continue;
                 }
-                if threads > 1 && (blocks >= threads || self.path == GemmPath::Jit) {
+                if threads > 1 && self.distribute(blocks, threads) {
                     pool.for_chunks(blocks, 1, &|lo, hi| {
                         let s = shared;
                         for blk in lo..hi {
@@ -167,6 +161,18 @@ impl GemmPlan {
         }
         // SAFETY: the caller's contract covers the args.
         unsafe { self.epilogue.run_whole(args, pool) };
+    }
+
+    /// Whether to spread whole blocks over the threads (rather than split each block's product
+    /// and epilogue): always for the generated path (it has no inner split) and for blocks too
+    /// small for the crate to split (its threshold is 48·48·256 multiply-adds), else when the
+    /// blocks balance over the threads.
+    fn distribute(&self, blocks: usize, threads: usize) -> bool {
+        let work = self.block_rows * self.geo.n * self.geo.k;
+        self.path == GemmPath::Jit
+            || work < 48 * 48 * 256
+            || blocks >= 4 * threads
+            || (blocks >= threads && blocks.is_multiple_of(threads))
     }
 
     /// Computes block `blk` of item `item` of `phase`, then its epilogue. With `wide`, the
@@ -195,7 +201,7 @@ impl GemmPlan {
             }
             _ => {
                 let a = a.wrapping_offset(r0 as isize * geo.a.rs as isize);
-                let c = c.wrapping_offset((r0 * geo.n) as isize);
+                let c = c.wrapping_add(r0 * geo.n);
                 // SAFETY: rows [r0, r1) of the item, inside the args (caller's contract).
                 unsafe { library::product(geo, r1 - r0, a, b, c, wide) };
             }

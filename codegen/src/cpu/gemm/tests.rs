@@ -101,7 +101,7 @@ pub(super) fn bias_relu(acc: usize, bias: usize, bias_strides: Vec<i64>) -> Body
     body
 }
 
-/// Builds, links and runs a plan over f32 args; `with_jit` false builds without a compiler.
+/// Builds, links and runs a plan over f32 args on `threads` threads.
 pub(super) fn run_plan(
     build: &dyn Fn(&mut JitCompiler) -> Result<GemmPlan, CodegenError>,
     args: &mut [Vec<f32>],
@@ -295,7 +295,7 @@ fn both_paths_match_reference_on_random_shapes() {
 #[test]
 fn all_small_edge_shapes() {
     for m in [1usize, 3, 5] {
-        for n in [1usize, 3, 4, 5, 8, 13] {
+        for n in [1usize, 2, 3, 4, 5, 6, 8, 11, 13] {
             for k in [0usize, 1, 3, 9] {
                 let g = kernel(&[], m, n, k, false, false);
                 let out = out_shape(&g);
@@ -481,6 +481,55 @@ fn epilogue_that_cannot_be_sliced_runs_whole() {
 }
 
 #[test]
+fn sliced_epilogue_sees_row_and_column_indices() {
+    if !epilogues_available() {
+        return;
+    }
+    // out = acc + 1000 · i + j over batch [2, 2]: `Index` of the row and column dims survives
+    // slicing off the batch dims.
+    let (m, n) = (7, 5);
+    let mut g = kernel(&[2, 2], m, n, 3, false, true);
+    let mut body = Body::default();
+    let x = body.push(Inst::Anchor);
+    let i = body.push(Inst::Index(2));
+    let j = body.push(Inst::Index(3));
+    let fi = body.push(Inst::Cast(i, crate::kernel::Scalar::F32));
+    let fj = body.push(Inst::Cast(j, crate::kernel::Scalar::F32));
+    let k = body.push(Inst::Const {
+        value: 1000.0,
+        ty: crate::kernel::Scalar::F32,
+    });
+    let t = body.push(Inst::Binary(BinaryFn::Mul, fi, k));
+    let y = body.push(Inst::Binary(BinaryFn::Add, x, t));
+    let y = body.push(Inst::Binary(BinaryFn::Add, y, fj));
+    body.stores.push(Store { value: y, arg: 2 });
+    g.epilogue = body;
+    let out = out_shape(&g);
+    let mut rng = Rng::new(4);
+    let a = rng.vec(4 * m * 3);
+    let b = rng.vec(4 * 3 * n);
+    let (mut want, mut mag) = reference(&g, &a, &b);
+    for (o, (w, t)) in want.iter_mut().zip(&mut mag).enumerate() {
+        *w += (1000 * ((o / n) % m) + o % n) as f64;
+        // The f32 sum with up to 6007 rounds at 1e-6 relative: widen the tolerance by that.
+        *t += 0.01 * w.abs();
+    }
+    for path in [GemmPath::Library, GemmPath::Jit] {
+        for (tm, threads) in [(0, 1), (2, 2)] {
+            let mut args = vec![a.clone(), b.clone(), vec![0.0; 4 * m * n]];
+            let s = schedule(path, [tm, 4, 0], threads > 1, &out);
+            run_plan(
+                &|jit| GemmPlan::gemm("t", &g, &s, &[DType::F32; 3], jit),
+                &mut args,
+                threads,
+            )
+            .unwrap();
+            assert_close(&args[2], &want, &mag, "indexed epilogue");
+        }
+    }
+}
+
+#[test]
 fn rejects_non_f32_and_aliasing() {
     let g = kernel(&[], 2, 2, 2, false, false);
     let s = schedule(GemmPath::Library, [0, 8, 0], false, &[2, 2]);
@@ -513,17 +562,4 @@ fn empty_dims_are_harmless() {
             check(&g, &schedule(path, [4, 8, 0], false, &out), 1, 1, None);
         }
     }
-}
-
-#[test]
-fn zz_dump_micro() {
-    let g = kernel(&[], 16, 16, 64, false, false);
-    let s = schedule(GemmPath::Jit, [4, 8, 0], false, &[16, 16]);
-    let mut jit = JitCompiler::new().unwrap();
-    let mut plan = GemmPlan::gemm("t", &g, &s, &[DType::F32; 3], &mut jit).unwrap();
-    let code = jit.finish().unwrap();
-    plan.link(&code);
-    let f = plan.micro.unwrap().1.unwrap() as usize;
-    let bytes = unsafe { std::slice::from_raw_parts(f as *const u8, 3000) };
-    std::fs::write("/tmp/gemm_micro.bin", bytes).unwrap();
 }

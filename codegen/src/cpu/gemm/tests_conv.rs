@@ -263,3 +263,58 @@ fn conv_bias_relu_epilogue() {
     )
     .check(13, true);
 }
+
+#[test]
+fn conv_without_spatial_dims() {
+    if !epilogues_available() {
+        return;
+    }
+    // [N, C] input: a grouped matrix product per image, with a bias + relu epilogue.
+    let (batch, c_in, c_out, group) = (3, 6, 4, 2);
+    let mut rng = Rng::new(14);
+    let x = rng.vec(batch * c_in);
+    let w = rng.vec(c_out * c_in / group);
+    let bias = rng.vec(c_out);
+    let k = ConvKernel {
+        input: 0,
+        weight: 1,
+        batch,
+        c_in,
+        c_out,
+        group,
+        in_spatial: vec![],
+        kernel: vec![],
+        out_spatial: vec![],
+        strides: vec![],
+        dilations: vec![],
+        pads_begin: vec![],
+        epilogue: bias_relu(2, 3, vec![0, 1]),
+    };
+    let (cig, cog) = (c_in / group, c_out / group);
+    let mut want = vec![0f32; batch * c_out];
+    for n in 0..batch {
+        for co in 0..c_out {
+            let g = co / cog;
+            let s: f32 = (0..cig)
+                .map(|c| w[co * cig + c] * x[n * c_in + g * cig + c])
+                .sum();
+            want[n * c_out + co] = (s + bias[co]).max(0.0);
+        }
+    }
+    for path in [GemmPath::Library, GemmPath::Jit] {
+        let s = schedule(path, [0, 8, 0], false, &[batch, c_out]);
+        let mut args = vec![x.clone(), w.clone(), vec![0.0; batch * c_out], bias.clone()];
+        run_plan(
+            &|jit| GemmPlan::conv("c", &k, &s, &[DType::F32; 4], jit),
+            &mut args,
+            1,
+        )
+        .unwrap();
+        for (g, e) in args[2].iter().zip(&want) {
+            assert!(
+                (g - e).abs() <= 1e-5 + 1e-4 * e.abs(),
+                "{path:?}: got {g}, want {e}"
+            );
+        }
+    }
+}

@@ -1,2 +1,0 @@
-//! Lowering tests: lowered programs, evaluated by the reference evaluator, equal the
-//! interpreter.
