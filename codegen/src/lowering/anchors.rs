@@ -8,6 +8,7 @@ use crate::kernel::{
 };
 use crate::lowering::body::BodyCx;
 use crate::lowering::classify::{AnchorKind, shape_of};
+use crate::lowering::einsum::einsum_matmul;
 use crate::lowering::view::{View, broadcast_map, identity};
 use crate::lowering::{KernelCx, Lowerer, internal, node_err};
 use ir::interp::conv::geometry::WindowSpec;
@@ -18,25 +19,27 @@ use ir::{Graph, Node, NodeId, Op};
 pub fn gemm_out_dims(g: &Graph, node: &Node) -> Option<(Vec<usize>, usize, usize)> {
     let a = shape_of(g, node.inputs.first().copied().flatten()?);
     let b = shape_of(g, node.inputs.get(1).copied().flatten()?);
-    match &node.op {
-        Op::Gemm(attrs) => {
-            if a.len() != 2 || b.len() != 2 {
-                return None;
-            }
-            let m = if attrs.trans_a { a[1] } else { a[0] };
-            let n = if attrs.trans_b { b[0] } else { b[1] };
-            Some((Vec::new(), m, n))
+    if let Op::Gemm(attrs) = &node.op {
+        if a.len() != 2 || b.len() != 2 {
+            return None;
         }
-        Op::MatMul => {
-            let m = if a.len() >= 2 { a[a.len() - 2] } else { 1 };
-            let n = if b.len() >= 2 { b[b.len() - 1] } else { 1 };
-            let ba = &a[..a.len().saturating_sub(2)];
-            let bb = &b[..b.len().saturating_sub(2)];
-            let batch = ir::shape::broadcast(ba, bb).ok()?;
-            Some((batch, m, n))
-        }
-        _ => None,
+        let m = if attrs.trans_a { a[1] } else { a[0] };
+        let n = if attrs.trans_b { b[0] } else { b[1] };
+        return Some((Vec::new(), m, n));
     }
+    if let Op::Einsum { equation } = &node.op {
+        let e = einsum_matmul(equation, &a, &b)?;
+        return Some((e.batch_sizes, e.sizes.0, e.sizes.1));
+    }
+    if !matches!(node.op, Op::MatMul) {
+        return None;
+    }
+    let m = if a.len() >= 2 { a[a.len() - 2] } else { 1 };
+    let n = if b.len() >= 2 { b[b.len() - 1] } else { 1 };
+    let ba = &a[..a.len().saturating_sub(2)];
+    let bb = &b[..b.len().saturating_sub(2)];
+    let batch = ir::shape::broadcast(ba, bb).ok()?;
+    Some((batch, m, n))
 }
 
 /// The batch dims of an epilogue over `shape`, if `shape` is `batch ++ [m, n]` up to size-1
@@ -160,7 +163,27 @@ impl Lowerer<'_> {
                     c,
                 )
             }
-            _ => {
+            Op::Einsum { equation } => {
+                let e = einsum_matmul(equation, &va.shape, &vb.shape)
+                    .ok_or_else(|| internal("einsum is not a matmul"))?;
+                let stride = |v: &View, d: Option<usize>| d.map_or(0, |d| v.strides[d]);
+                let oa = GemmOperand {
+                    arg: arg_a,
+                    offset: va.offset,
+                    batch_strides: e.batch.iter().map(|&(x, _)| va.strides[x]).collect(),
+                    row_stride: stride(&va, e.m),
+                    col_stride: stride(&va, e.k.map(|k| k.0)),
+                };
+                let ob = GemmOperand {
+                    arg: arg_b,
+                    offset: vb.offset,
+                    batch_strides: e.batch.iter().map(|&(_, y)| vb.strides[y]).collect(),
+                    row_stride: stride(&vb, e.k.map(|k| k.1)),
+                    col_stride: stride(&vb, e.n),
+                };
+                (oa, ob, e.sizes.2, 1.0, None)
+            }
+            Op::MatMul => {
                 let oa = if ra >= 2 {
                     operand(&va, arg_a, &batch, Some(ra - 2), Some(ra - 1), ra - 2)
                 } else {
@@ -173,6 +196,7 @@ impl Lowerer<'_> {
                 };
                 (oa, ob, va.shape[ra - 1], 1.0, None)
             }
+            other => return Err(internal(&format!("{} is not a contraction", other.name()))),
         };
         opa.batch_strides = restride(&batch, &opa.batch_strides, &space);
         opb.batch_strides = restride(&batch, &opb.batch_strides, &space);

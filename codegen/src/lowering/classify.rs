@@ -243,8 +243,21 @@ pub fn classify(g: &Graph, node: &Node, known: &[Option<Arc<Tensor>>]) -> Class 
                 AnchorKind::Reduce,
             )
         }
-        Op::Einsum { .. }
-        | Op::MatMulInteger
+        Op::Einsum { equation } => {
+            let (a, b) = (input(0), input(1));
+            let two = node.inputs.len() == 2;
+            let matmul = match (a, b) {
+                (Some(a), Some(b)) => crate::lowering::einsum::einsum_matmul(
+                    equation,
+                    &shape_of(g, a),
+                    &shape_of(g, b),
+                )
+                .is_some(),
+                _ => false,
+            };
+            anchor(two && matmul && all_f32(2), AnchorKind::Gemm)
+        }
+        Op::MatMulInteger
         | Op::QLinearMatMul
         | Op::ConvTranspose(_)
         | Op::ConvInteger(_)

@@ -5,6 +5,7 @@
 mod anchors;
 mod body;
 mod classify;
+mod einsum;
 mod group;
 mod view;
 

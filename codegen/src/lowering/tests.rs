@@ -100,3 +100,58 @@ fn gpt2_plan_fuses_epilogues_and_prologues() {
     // Every Split output is a view: no copy of the fused QKV projection.
     assert!(!p.kernels.iter().any(|k| k.name.starts_with("copy split")));
 }
+
+/// Runs `g` compiled (lowering, JIT, runtime) and through the interpreter.
+fn compiled_vs_interp(g: &Graph, inputs: Vec<Tensor>) {
+    let mut map = HashMap::new();
+    for (&v, t) in g.inputs.iter().zip(&inputs) {
+        map.insert(g.value(v).name.clone(), t.clone());
+    }
+    let want = ir::interp::run(g, &map).expect("interpreter runs");
+    let p = lowered(g, true);
+    assert!(
+        p.kernels.iter().all(|k| k.kind.label() == "gemm"),
+        "one contraction:\n{}",
+        p.describe()
+    );
+    let c = crate::runtime::CompiledProgram::compile(p).expect("compiles");
+    let refs: Vec<&Tensor> = inputs.iter().collect();
+    let got = c.run(&refs, &crate::runtime::Pool::new(2)).expect("runs");
+    for ((n, w), gt) in want.iter().zip(&got) {
+        assert_close(n, gt, w);
+    }
+}
+
+#[test]
+fn einsum_matmuls_become_contractions() {
+    let ramp = |shape: Vec<usize>, k: f32| {
+        let n: usize = shape.iter().product();
+        Tensor::from_f32(
+            shape,
+            (0..n).map(|i| ((i * 13 % 29) as f32 - 14.0) * k).collect(),
+        )
+        .expect("tensor")
+    };
+    for (eq, sa, sb) in [
+        ("bij,bjk->bik", vec![2, 3, 4], vec![2, 4, 5]),
+        ("bhqd,bhkd->bhqk", vec![1, 2, 3, 8], vec![1, 2, 5, 8]),
+        ("ij,jk", vec![6, 7], vec![7, 3]),
+        ("ik,jk->ij", vec![4, 5], vec![3, 5]),
+    ] {
+        let mut g = Graph::new("einsum");
+        let a = g.add_input("a", TensorType::new(DType::F32, static_shape(&sa)));
+        let b = g.add_input("b", TensorType::new(DType::F32, static_shape(&sb)));
+        let n = g.add_node(
+            "e",
+            ir::Op::Einsum {
+                equation: eq.into(),
+            },
+            vec![Some(a), Some(b)],
+            vec!["y".into()],
+        );
+        let y = g.node(n).outputs[0];
+        g.outputs.push(y);
+        ir::infer::infer_graph(&mut g).expect("infers");
+        compiled_vs_interp(&g, vec![ramp(sa, 0.1), ramp(sb, 0.05)]);
+    }
+}
