@@ -246,15 +246,10 @@ pub fn classify(g: &Graph, node: &Node, known: &[Option<Arc<Tensor>>]) -> Class 
         Op::Einsum { equation } => {
             let (a, b) = (input(0), input(1));
             let two = node.inputs.len() == 2;
-            let matmul = match (a, b) {
-                (Some(a), Some(b)) => crate::lowering::einsum::einsum_matmul(
-                    equation,
-                    &shape_of(g, a),
-                    &shape_of(g, b),
-                )
-                .is_some(),
-                _ => false,
-            };
+            let matmul = a.zip(b).is_some_and(|(a, b)| {
+                crate::lowering::einsum::einsum_matmul(equation, &shape_of(g, a), &shape_of(g, b))
+                    .is_some()
+            });
             anchor(two && matmul && all_f32(2), AnchorKind::Gemm)
         }
         Op::MatMulInteger
