@@ -97,6 +97,31 @@ fn operand(
 }
 
 impl Lowerer<'_> {
+    /// Completes a contraction's or convolution's epilogue: the fused group's value at each
+    /// point (or the anchor's own value when nothing fused), stored to `out`'s new buffer.
+    fn finish_epilogue(
+        &mut self,
+        k: &mut KernelCx,
+        mut b: BodyCx,
+        gi: usize,
+        out: ir::ValueId,
+        anchor_value: crate::kernel::InstId,
+        fused: bool,
+    ) -> Result<crate::kernel::Body, CodegenError> {
+        b.anchor = Some(anchor_value);
+        let value = if fused {
+            let rank = b.rank;
+            self.value_at(k, &mut b, gi, out, &identity(rank))?
+        } else {
+            anchor_value
+        };
+        let dst = self.new_buffer(out)?;
+        let arg = k.arg(dst);
+        let mut epilogue = b.finish();
+        epilogue.stores.push(Store { value, arg });
+        Ok(epilogue)
+    }
+
     pub(crate) fn emit_anchored(
         &mut self,
         gi: usize,
@@ -216,16 +241,7 @@ impl Lowerer<'_> {
             }
             None => acc,
         };
-        b.anchor = Some(anchor_value);
-        let value = if fused {
-            self.value_at(&mut k, &mut b, gi, out, &identity(rank))?
-        } else {
-            anchor_value
-        };
-        let dst = self.new_buffer(out)?;
-        let arg = k.arg(dst);
-        let mut epilogue = b.finish();
-        epilogue.stores.push(Store { value, arg });
+        let epilogue = self.finish_epilogue(&mut k, b, gi, out, anchor_value, fused)?;
         let kernel = GemmKernel {
             batch: space,
             m,
@@ -280,17 +296,8 @@ impl Lowerer<'_> {
             }
             None => acc,
         };
-        b.anchor = Some(anchor_value);
         let fused = self.grouping.groups[gi].root != a;
-        let value = if fused {
-            self.value_at(&mut k, &mut b, gi, out, &identity(rank))?
-        } else {
-            anchor_value
-        };
-        let dst = self.new_buffer(out)?;
-        let arg = k.arg(dst);
-        let mut epilogue = b.finish();
-        epilogue.stores.push(Store { value, arg });
+        let epilogue = self.finish_epilogue(&mut k, b, gi, out, anchor_value, fused)?;
         let kernel = ConvKernel {
             input,
             weight,
