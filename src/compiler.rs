@@ -264,8 +264,7 @@ impl Executable {
             return self.interpret(feeds);
         }
         let inputs = ir::interp::bind_feeds(&self.graph, feeds)?;
-        let signature: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
-        let plan = self.prepared(&signature)?;
+        let plan = self.prepared(&signature(&inputs))?;
         match &*plan {
             Plan::Interpreted(_) => self.interpret(feeds),
             Plan::Compiled(c) => {
@@ -295,8 +294,7 @@ impl Executable {
             )));
         }
         let inputs = ir::interp::bind_feeds(&self.graph, feeds)?;
-        let signature: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
-        self.prepared(&signature)
+        self.prepared(&signature(&inputs))
     }
 
     fn interpret(
@@ -401,6 +399,11 @@ impl Executable {
     pub fn threads(&self) -> usize {
         self.threads
     }
+}
+
+/// The input-shape signature plans are cached under.
+fn signature(inputs: &[&Tensor]) -> Vec<Vec<usize>> {
+    inputs.iter().map(|t| t.shape().to_vec()).collect()
 }
 
 fn codegen_error(e: CodegenError) -> Error {

@@ -17,3 +17,8 @@ pub enum CodegenError {
     #[error("input '{name}': {msg}")]
     Input { name: String, msg: String },
 }
+
+/// [`CodegenError::Unsupported`] from any message.
+pub(crate) fn unsupported(msg: impl Into<String>) -> CodegenError {
+    CodegenError::Unsupported(msg.into())
+}

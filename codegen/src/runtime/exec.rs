@@ -9,8 +9,7 @@ use crate::cpu::gemm::GemmPlan;
 use crate::cpu::jit::{JitCode, JitCompiler, KernelFn};
 use crate::error::CodegenError;
 use crate::kernel::{
-    BufferKind, Kernel, KernelKind, LoopSchedule, Program, ReduceKernel, RowKernel, Schedule,
-    storage_bytes,
+    BufferKind, Kernel, KernelKind, LoopSchedule, Program, RowKernel, Schedule, storage_bytes,
 };
 use crate::runtime::plan::{ALIGN, MemoryPlan, plan};
 use crate::runtime::pool::Pool;
@@ -277,7 +276,7 @@ fn compile_kernel(
         }
         KernelKind::Reduce(r) => {
             let s = loops(&k.schedule)?;
-            let parallel = parallel_of(&s, &kept(r));
+            let parallel = parallel_of(&s, &r.kept_shape());
             let f = jit.reduce(&k.name, r, dtypes, &s)?;
             Step::Jit {
                 f,
@@ -305,10 +304,6 @@ fn compile_kernel(
 
 fn row_outer(r: &RowKernel) -> &[usize] {
     &r.shape[..r.shape.len().saturating_sub(1)]
-}
-
-fn kept(r: &ReduceKernel) -> Vec<usize> {
-    r.kept_shape()
 }
 
 fn parallel_of(s: &LoopSchedule, dims: &[usize]) -> Option<(usize, usize)> {

@@ -3,6 +3,7 @@
 //! loop, which Mul+Add pairs fuse into an FMA, and whether the loop may run as f32x4.
 
 use crate::error::CodegenError;
+use crate::error::unsupported as bad;
 use crate::kernel::{BinaryFn, Body, Inst, InstId, Scalar, UnaryFn};
 use ir::DType;
 
@@ -31,10 +32,6 @@ pub(crate) struct BodyInfo {
     /// Muls folded into an FMA (not emitted on their own).
     pub folded: Vec<bool>,
     pub anchor: AnchorKind,
-}
-
-fn bad(msg: String) -> CodegenError {
-    CodegenError::Unsupported(msg)
 }
 
 /// The operands of an instruction (including a load's indirect index).
@@ -86,7 +83,7 @@ pub(crate) fn validate(
                 return Err(bad(format!("Index({d}) in a space of rank {rank}")));
             }
             Inst::Anchor if anchor == AnchorKind::None => {
-                return Err(bad("Anchor in a body without one".into()));
+                return Err(bad("Anchor in a body without one"));
             }
             _ => {}
         }

@@ -2,6 +2,7 @@
 //! per iteration), tiling, the `Threads` range, and the validation of schedules.
 
 use crate::error::CodegenError;
+use crate::error::unsupported;
 use crate::kernel::{LoopBinding, LoopSchedule};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{BlockArg, InstBuilder, Value, types};
@@ -100,10 +101,6 @@ pub(crate) struct Nest {
 pub(crate) type NestBody<'a> = dyn FnMut(&mut FunctionBuilder, &[Value], Option<(usize, Value, Value)>) -> Result<(), CodegenError>
     + 'a;
 
-fn unsupported(msg: String) -> CodegenError {
-    CodegenError::Unsupported(msg)
-}
-
 impl Nest {
     /// Checks `s` against the loop dims `extents` and orders the loops: `order` outermost
     /// first with tiled dims as tile loops, then the intra-tile loops in the same order.
@@ -132,10 +129,10 @@ impl Nest {
                 LoopBinding::Serial => {}
                 LoopBinding::Threads if d < rank && threads.is_none() => threads = Some(d),
                 LoopBinding::Threads => {
-                    return Err(unsupported("more than one Threads loop".into()));
+                    return Err(unsupported("more than one Threads loop"));
                 }
                 LoopBinding::GpuBlock(_) | LoopBinding::GpuThread(_) => {
-                    return Err(unsupported("GPU loop bindings on the CPU".into()));
+                    return Err(unsupported("GPU loop bindings on the CPU"));
                 }
             }
         }

@@ -11,6 +11,7 @@ use crate::cpu::jit::inst::{Cx, Lanes};
 use crate::cpu::jit::libcalls::Libs;
 use crate::cpu::jit::loops::{Nest, counted};
 use crate::error::CodegenError;
+use crate::error::unsupported;
 use crate::kernel::{LoopSchedule, ReduceKernel, Scalar, contiguous_strides};
 use cranelift_codegen::ir::{InstBuilder, Type, Value, types};
 use cranelift_frontend::FunctionBuilder;
@@ -33,10 +34,6 @@ pub(crate) struct ReducePlan<'a> {
     unroll: usize,
     empty: bool,
     fma: bool,
-}
-
-fn unsupported(msg: &str) -> CodegenError {
-    CodegenError::Unsupported(msg.to_string())
 }
 
 pub(crate) fn plan<'a>(

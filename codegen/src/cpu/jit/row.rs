@@ -18,6 +18,7 @@ use crate::cpu::jit::libcalls::Libs;
 use crate::cpu::jit::loops::Nest;
 use crate::cpu::jit::math;
 use crate::error::CodegenError;
+use crate::error::unsupported;
 use crate::kernel::{LoopSchedule, RowKernel, RowOp, Scalar, contiguous_strides};
 use cranelift_codegen::ir::{InstBuilder, StackSlotData, StackSlotKind, Type, Value, types};
 use cranelift_frontend::FunctionBuilder;
@@ -48,10 +49,6 @@ pub(crate) struct RowPlan<'a> {
     buf_x: bool,
     empty: bool,
     fma: bool,
-}
-
-fn unsupported(msg: &str) -> CodegenError {
-    CodegenError::Unsupported(msg.to_string())
 }
 
 pub(crate) fn plan<'a>(
