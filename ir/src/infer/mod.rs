@@ -316,7 +316,7 @@ fn check_fits_in_memory(ty: &TensorType) -> Result<(), OpError> {
 }
 
 /// Evaluates a node whose inputs are all known, if its outputs are small and static.
-fn fold(
+pub fn fold(
     op: &Op,
     ins: &[Option<Known>],
     out: &[TensorType],

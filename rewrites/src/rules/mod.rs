@@ -1,0 +1,200 @@
+//! The rule catalog and the two ways a rule is written.
+//!
+//! - [`pattern`]: an egg pattern pair over the attribute-free heads (`MatMul`, `Add`, `Sub`,
+//!   `Mul`, `Div`), e.g. matrix-chain associativity.
+//! - [`transform`]: a [`Transform`] in Rust, for rules that read attributes, shapes or constant
+//!   values (transposes, reshapes, structure found in a weight).
+//!
+//! Every rule is guarded the same way: the replacement is unioned with the matched class only
+//! when shape inference gives it exactly the class's type. A rule can therefore never change a
+//! shape or dtype, whatever its conditions forgot.
+//!
+//! Each family lives in its own file; each rule is named and carries its identity as a comment
+//! and a generator of random instances that `verify` evaluates through the interpreter.
+
+pub mod algebra;
+pub mod build;
+pub mod kron;
+pub mod lowrank;
+pub mod monarch;
+pub mod sharing;
+
+use crate::analysis::{EG, TensorAnalysis};
+use crate::lang::Node;
+use crate::verify::Rng;
+use egg::{Applier, Id, Pattern, PatternAst, Rewrite, SearchMatches, Searcher, Subst, Symbol, Var};
+use ir::Graph;
+
+/// The family a rule belongs to (one file each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Family {
+    Algebra,
+    Sharing,
+    LowRank,
+    Kronecker,
+    Monarch,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Algebra => "algebra",
+            Family::Sharing => "sharing",
+            Family::LowRank => "low-rank",
+            Family::Kronecker => "kronecker",
+            Family::Monarch => "monarch",
+        }
+    }
+}
+
+/// A named, verified rule.
+pub struct Rule {
+    pub name: &'static str,
+    pub family: Family,
+    /// Grows the e-graph quickly (associativity, distributivity): the scheduler holds it back.
+    pub explosive: bool,
+    /// Changes values beyond rounding: only under `--approx`.
+    pub approx: bool,
+    pub rewrite: Rewrite<Node, TensorAnalysis>,
+    /// A random graph on which the rule must fire.
+    pub instance: fn(&mut Rng) -> Graph,
+}
+
+/// What rules may do beyond exact rewriting.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RuleOptions {
+    /// Relative Frobenius error an approximate rewrite may introduce; `None` keeps rules exact.
+    pub approx: Option<f64>,
+}
+
+/// Every rule, exact ones first; approximate ones only when `opts.approx` is set.
+pub fn catalog(opts: &RuleOptions) -> Vec<Rule> {
+    let mut rules = Vec::new();
+    rules.extend(algebra::rules());
+    rules.extend(sharing::rules());
+    rules.extend(lowrank::rules(opts));
+    rules.extend(kron::rules(opts));
+    rules.extend(monarch::rules(opts));
+    rules
+}
+
+/// Every rule including the approximate ones at a nominal tolerance (for `verify-rules`).
+pub fn full_catalog() -> Vec<Rule> {
+    catalog(&RuleOptions { approx: Some(0.5) })
+}
+
+/// True when `new` has exactly the type of class `class` (both known).
+pub fn same_type(egraph: &EG, class: Id, new: Id) -> bool {
+    let a = egraph[class].data.ty();
+    let b = egraph[new].data.ty();
+    matches!((a, b), (Some(a), Some(b)) if a == b)
+}
+
+/// Unions `new` into `class` when their types agree; returns the changed class.
+pub fn guarded_union(egraph: &mut EG, class: Id, new: Id) -> Option<Id> {
+    if egraph.find(class) == egraph.find(new) || !same_type(egraph, class, new) {
+        return None;
+    }
+    egraph.union(class, new);
+    Some(egraph.find(class))
+}
+
+/// A rule from two pattern strings, e.g. `(MatMul (MatMul ?a ?b) ?c)` → `(MatMul ?a (MatMul ?b ?c))`.
+pub fn pattern(name: &'static str, lhs: &str, rhs: &str) -> Rewrite<Node, TensorAnalysis> {
+    let l: Pattern<Node> = lhs.parse().expect("rule pattern parses");
+    let r: Pattern<Node> = rhs.parse().expect("rule pattern parses");
+    Rewrite::new(name, l, GuardedPattern(r.ast)).expect("rule is well formed")
+}
+
+struct GuardedPattern(PatternAst<Node>);
+
+impl Applier<Node, TensorAnalysis> for GuardedPattern {
+    fn apply_one(
+        &self,
+        egraph: &mut EG,
+        eclass: Id,
+        subst: &Subst,
+        _ast: Option<&PatternAst<Node>>,
+        _rule: Symbol,
+    ) -> Vec<Id> {
+        let new = egraph.add_instantiation(&self.0, subst);
+        guarded_union(egraph, eclass, new).into_iter().collect()
+    }
+}
+
+/// A rule written in Rust: it finds matches in one class and builds replacements.
+pub trait Transform: Send + Sync + 'static {
+    /// The matches in class `class`: each is a list of class ids that `apply` reads.
+    fn search(&self, egraph: &EG, class: Id) -> Vec<Vec<Id>>;
+    /// Adds the replacement for a match: pairs (class, equivalent new class) to union. Each
+    /// pair is unioned only when the types agree.
+    fn apply(&self, egraph: &mut EG, class: Id, ids: &[Id]) -> Vec<(Id, Id)>;
+}
+
+/// A [`Transform`] as an egg rewrite.
+pub fn transform(name: &'static str, t: impl Transform) -> Rewrite<Node, TensorAnalysis> {
+    let t = std::sync::Arc::new(t);
+    Rewrite::new(name, TransformSearch(t.clone()), TransformApply(t)).expect("rule is well formed")
+}
+
+struct TransformSearch<T>(std::sync::Arc<T>);
+struct TransformApply<T>(std::sync::Arc<T>);
+
+/// The most ids one match may carry.
+const MAX_MATCH_IDS: u32 = 64;
+
+impl<T: Transform> Searcher<Node, TensorAnalysis> for TransformSearch<T> {
+    fn search_eclass_with_limit(
+        &self,
+        egraph: &EG,
+        eclass: Id,
+        limit: usize,
+    ) -> Option<SearchMatches<'_, Node>> {
+        let found = self.0.search(egraph, eclass);
+        let substs: Vec<Subst> = found
+            .into_iter()
+            .take(limit)
+            .map(|ids| {
+                let mut s = Subst::with_capacity(ids.len() + 1);
+                s.insert(Var::from_u32(MAX_MATCH_IDS), Id::from(ids.len()));
+                for (k, id) in ids.into_iter().enumerate() {
+                    s.insert(Var::from_u32(k as u32), id);
+                }
+                s
+            })
+            .collect();
+        if substs.is_empty() {
+            return None;
+        }
+        Some(SearchMatches {
+            eclass,
+            substs,
+            ast: None,
+        })
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        vec![]
+    }
+}
+
+impl<T: Transform> Applier<Node, TensorAnalysis> for TransformApply<T> {
+    fn apply_one(
+        &self,
+        egraph: &mut EG,
+        eclass: Id,
+        subst: &Subst,
+        _ast: Option<&PatternAst<Node>>,
+        _rule: Symbol,
+    ) -> Vec<Id> {
+        let n = usize::from(subst[Var::from_u32(MAX_MATCH_IDS)]);
+        let ids: Vec<Id> = (0..n)
+            .map(|k| egraph.find(subst[Var::from_u32(k as u32)]))
+            .collect();
+        let pairs = self.0.apply(egraph, egraph.find(eclass), &ids);
+        pairs
+            .into_iter()
+            .filter_map(|(c, new)| guarded_union(egraph, c, new))
+            .collect()
+    }
+}
