@@ -142,8 +142,13 @@ impl Compiler {
             }
         }
         let threads = self.get_threads();
+        let (graph, rewrite) = match self.opt_level {
+            OptLevel::O2 => self.rewrite(&model.graph),
+            OptLevel::O0 | OptLevel::O1 => (model.graph.clone(), None),
+        };
         let exe = Executable {
-            graph: model.graph.clone(),
+            graph,
+            rewrite,
             target: self.target,
             opt_level: self.opt_level,
             threads,
@@ -158,6 +163,35 @@ impl Compiler {
         }
         Ok(exe)
     }
+}
+
+impl Compiler {
+    /// `-O2`'s graph optimization: equality saturation with the target's cost. A graph the
+    /// optimizer cannot handle runs as imported; the outcome says why.
+    fn rewrite(&self, graph: &Arc<Graph>) -> (Arc<Graph>, Option<RewriteOutcome>) {
+        let opts = rewrites::Options {
+            target: rewrites::TargetDesc::named(self.target.name())
+                .unwrap_or_else(rewrites::TargetDesc::cpu),
+            ..rewrites::Options::default()
+        };
+        let start = std::time::Instant::now();
+        match rewrites::optimize(graph, &opts) {
+            Ok((g, report)) => {
+                let ms = start.elapsed().as_secs_f64() * 1e3;
+                let g = if report.kept_original { graph.clone() } else { Arc::new(g) };
+                (g, Some(RewriteOutcome::Optimized { report, ms }))
+            }
+            Err(e) => (graph.clone(), Some(RewriteOutcome::Skipped(e.to_string()))),
+        }
+    }
+}
+
+/// What `-O2`'s graph optimization did.
+#[derive(Clone, Debug)]
+pub enum RewriteOutcome {
+    Optimized { report: rewrites::Report, ms: f64 },
+    /// The graph runs as imported, for the reason given.
+    Skipped(String),
 }
 
 /// An imported model: a checked, typed graph.
@@ -231,6 +265,7 @@ struct Engine {
 #[derive(Clone)]
 pub struct Executable {
     graph: Arc<Graph>,
+    rewrite: Option<RewriteOutcome>,
     target: Target,
     opt_level: OptLevel,
     threads: usize,
@@ -249,6 +284,11 @@ impl fmt::Debug for Executable {
 }
 
 impl Executable {
+    /// What graph optimization did (`None` below `-O2`).
+    pub fn rewrite_outcome(&self) -> Option<&RewriteOutcome> {
+        self.rewrite.as_ref()
+    }
+
     /// Runs on named feeds (one per graph input) and returns every graph output by name, in the
     /// graph's output order.
     pub fn run(&self, feeds: &HashMap<String, Tensor>) -> Result<Vec<(String, Tensor)>, Error> {
@@ -384,6 +424,7 @@ impl Executable {
         }
     }
 
+    /// The graph that runs (after `-O2`'s rewriting).
     pub fn graph(&self) -> &Graph {
         &self.graph
     }

@@ -4,9 +4,13 @@
 //! passes also runs through the compiled path (`Compiler::new()`, -O2, one thread) against the
 //! same expected outputs at the same tolerances.
 //!
+//! Every case the interpreter passes is also exported back to ONNX (`ir::onnx::export_model`),
+//! re-imported and run through the interpreter against the same expected outputs at the same
+//! tolerances.
+//!
 //! `tests/conformance/passing.txt` lists the cases that pass; a listed case that fails fails
-//! this test, a case that passes in the interpreter but fails compiled fails it, and no case
-//! may panic. Environment:
+//! this test, a case that passes in the interpreter but fails compiled or fails its export round
+//! trip fails it, and no case may panic. Environment:
 //! - `TENFOLD_ONNX_TESTS`: the cases' folder (default `target/onnx-tests`);
 //! - `TENFOLD_CONFORMANCE_FILTER`: run only cases whose name contains this, printing each result;
 //! - `TENFOLD_CONFORMANCE_UPDATE=1`: rewrite `passing.txt` with today's passing set.
@@ -46,11 +50,14 @@ struct CompiledRun {
     time: Duration,
 }
 
-/// One case: the interpreter's outcome, and the compiled path's when the interpreter passes.
+/// One case: the interpreter's outcome, and the compiled path's and the export round trip's
+/// when the interpreter passes.
 #[derive(Clone, Debug)]
 struct CaseResult {
     outcome: Outcome,
     compiled: Option<CompiledRun>,
+    /// Export, re-import and interpret: `Err` says what failed; and the time it took.
+    exported: Option<(Result<(), String>, Duration)>,
     interp_time: Duration,
 }
 
@@ -75,10 +82,18 @@ fn run_case(dir: &Path) -> CaseResult {
         Ok(Err(m)) => Outcome::Fail(m),
     };
     let interp_time = start.elapsed();
-    let compiled = (outcome == Outcome::Pass).then(|| run_compiled(&graph, &sets));
+    let passed = outcome == Outcome::Pass;
+    let compiled = passed.then(|| run_compiled(&graph, &sets));
+    let exported = passed.then(|| {
+        let start = Instant::now();
+        let res = catch_unwind(AssertUnwindSafe(|| export_round_trip(&graph, &sets)))
+            .unwrap_or_else(|p| Err(format!("panicked: {}", panic_message(&*p))));
+        (res, start.elapsed())
+    });
     CaseResult {
         outcome,
         compiled,
+        exported,
         interp_time,
     }
 }
@@ -87,8 +102,18 @@ fn interp_only(outcome: Outcome, start: Instant) -> CaseResult {
     CaseResult {
         outcome,
         compiled: None,
+        exported: None,
         interp_time: start.elapsed(),
     }
+}
+
+/// Exports the imported graph to ONNX, imports the bytes again and checks the expected outputs
+/// through the interpreter.
+fn export_round_trip(graph: &ir::Graph, sets: &[DataSet]) -> Result<(), String> {
+    let bytes = ir::onnx::export_model(graph).map_err(|e| format!("export: {e}"))?;
+    let back =
+        ir::onnx::import_model(&bytes, None).map_err(|e| format!("re-import: {e}"))?;
+    check_case(&back, sets, RTOL, ATOL, ir::interp::run)
 }
 
 /// Compiles the case at -O2 with one thread and checks every data set.
@@ -196,6 +221,7 @@ fn onnx_backend_conformance() {
                         .unwrap_or(CaseResult {
                             outcome: Outcome::Panic("worker died".into()),
                             compiled: None,
+                            exported: None,
                             interp_time: Duration::ZERO,
                         });
                     results.lock().unwrap().push((name.clone(), result));
@@ -258,6 +284,7 @@ fn onnx_backend_conformance() {
     for prefix in ["test_", "light_"] {
         print_compiled_counts(&full, prefix);
     }
+    let export_failures = print_export_counts(&full);
 
     if std::env::var("TENFOLD_CONFORMANCE_UPDATE").is_ok_and(|v| v == "1") && filter.is_none() {
         let mut text = String::from(
@@ -293,6 +320,7 @@ fn onnx_backend_conformance() {
             ));
         }
     }
+    problems.extend(export_failures);
     let ran: std::collections::HashSet<&String> = results.iter().map(|(n, _)| n).collect();
     if filter.is_none() {
         for n in &listed {
@@ -307,6 +335,40 @@ fn onnx_backend_conformance() {
         problems.len(),
         problems.join("\n")
     );
+}
+
+/// Prints the export round trip's summary line and its failures; returns one problem line per
+/// failure.
+fn print_export_counts(full: &[(String, CaseResult)]) -> Vec<String> {
+    let runs: Vec<(&String, &Result<(), String>)> = full
+        .iter()
+        .filter_map(|(n, r)| r.exported.as_ref().map(|(e, _)| (n, e)))
+        .collect();
+    let time: Duration = full
+        .iter()
+        .filter_map(|(_, r)| r.exported.as_ref().map(|(_, t)| *t))
+        .sum();
+    let failures: Vec<String> = runs
+        .iter()
+        .filter_map(|(n, r)| r.as_ref().err().map(|m| format!("{n}: {m}")))
+        .collect();
+    println!(
+        "export round trip: {} passed, {} failed (of {})",
+        runs.len() - failures.len(),
+        failures.len(),
+        runs.len()
+    );
+    println!(
+        "  time summed over cases: export, re-import and interpret {:.1} s",
+        time.as_secs_f64()
+    );
+    for f in &failures {
+        println!("  export round trip failed: {f}");
+    }
+    failures
+        .into_iter()
+        .map(|f| format!("export round trip failed: {f}"))
+        .collect()
 }
 
 /// Prints the compiled path's counts for the cases whose names start with `prefix`: passes and

@@ -3,6 +3,8 @@
 //! (-O2, one and two threads) and match ONNX Runtime's outputs saved beside them:
 //! |got - want| <= 1e-6 + 1e-4 * |want| for every element. The compiled plans must be compiled
 //! kernels, with no node left to the interpreter except those listed in [`ALLOWED_INTERP`].
+//! Each fixture is also exported back to ONNX (`ir::onnx::export_model`), re-imported and
+//! interpreted against the same outputs.
 
 mod common;
 
@@ -45,6 +47,24 @@ fn check_fixture(name: &str) {
     let (graph, sets) = load_fixture(name);
     if let Err(m) = check_case(&graph, &sets, RTOL, ATOL, ir::interp::run) {
         panic!("{name}: {m}");
+    }
+}
+
+/// Exports the fixture to ONNX, imports the bytes again and checks the re-imported graph
+/// through the interpreter: same input and output names, same outputs.
+fn check_fixture_exported(name: &str) {
+    let (graph, sets) = load_fixture(name);
+    let bytes =
+        ir::onnx::export_model(&graph).unwrap_or_else(|e| panic!("{name}: exporting: {e}"));
+    let back = ir::onnx::import_model(&bytes, None)
+        .unwrap_or_else(|e| panic!("{name}: re-importing the export: {e}"));
+    let names = |g: &ir::Graph, ids: &[ir::ValueId]| -> Vec<String> {
+        ids.iter().map(|&v| g.value(v).name.clone()).collect()
+    };
+    assert_eq!(names(&back, &back.inputs), names(&graph, &graph.inputs));
+    assert_eq!(names(&back, &back.outputs), names(&graph, &graph.outputs));
+    if let Err(m) = check_case(&back, &sets, RTOL, ATOL, ir::interp::run) {
+        panic!("{name}, exported and re-imported: {m}");
     }
 }
 
@@ -97,6 +117,21 @@ fn bert_matches_onnx_runtime() {
 #[test]
 fn vit_matches_onnx_runtime() {
     check_fixture("vit");
+}
+
+#[test]
+fn gpt2_exported_matches_onnx_runtime() {
+    check_fixture_exported("gpt2");
+}
+
+#[test]
+fn bert_exported_matches_onnx_runtime() {
+    check_fixture_exported("bert");
+}
+
+#[test]
+fn vit_exported_matches_onnx_runtime() {
+    check_fixture_exported("vit");
 }
 
 #[test]

@@ -89,11 +89,17 @@ pub fn flops_of(op: &Op, inputs: &[Option<&TensorType>], outputs: &[TensorType])
     ir::cost::flops(op, &ins, &outs).unwrap_or(0) as f64
 }
 
-/// Ops that only relabel the same bytes: free at run time (a view in the CPU backend).
+/// Ops that only relabel the same bytes: free at run time (views in the CPU backend; a
+/// split along the last axis is read in place by its consumers).
 pub fn is_view(op: &Op) -> bool {
     matches!(
         op,
-        Op::Reshape { .. } | Op::Squeeze | Op::Unsqueeze | Op::Flatten { .. } | Op::Identity
+        Op::Reshape { .. }
+            | Op::Squeeze
+            | Op::Unsqueeze
+            | Op::Flatten { .. }
+            | Op::Identity
+            | Op::Split { .. }
     )
 }
 

@@ -196,7 +196,10 @@ pub fn emit(
         let renamable = matches!(e.g.value(v).source, Source::Node { .. })
             && e.g.value(v).name.is_empty()
             && used.insert(v);
-        let out = if renamable {
+        let out = if e.g.value(v).name == *name {
+            // A graph input passed straight through keeps its one name.
+            v
+        } else if renamable {
             e.g.value_mut(v).name = name.clone();
             v
         } else {

@@ -17,6 +17,7 @@ pub mod emit;
 pub mod error;
 pub mod extract;
 pub mod lang;
+pub mod linalg;
 pub mod optimize;
 pub mod rules;
 pub mod verify;

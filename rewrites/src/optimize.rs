@@ -210,7 +210,7 @@ pub fn optimize_with(
         approximations,
         kept_original: false,
     };
-    if cost_after > cost_before {
+    if cost_after > cost_before * (1.0 + 1e-9) {
         report.kept_original = true;
         report.flops_after = flops_before;
         report.bytes_after = bytes_before;

@@ -47,3 +47,55 @@ fn matrix_chain_with_thin_vector_multiplies_right_to_left() {
     let err = compare(&g, &opt, 1);
     assert!(err < 1e-4, "relative error {err}");
 }
+
+fn share_graph(rng: &mut Rng, m: usize, k: usize, ns: &[usize]) -> Graph {
+    let mut b = GraphBuilder::new("share");
+    let x = b.input(&[m, k]);
+    let outs: Vec<_> = ns
+        .iter()
+        .map(|&n| {
+            let w = b.random_const(rng, &[k, n]);
+            let y = b.op(Op::MatMul, &[x, w]);
+            b.op(Op::Unary(ir::op::UnaryOp::Relu), &[y])
+        })
+        .collect();
+    b.finish(&outs)
+}
+
+#[test]
+fn matmuls_of_one_input_merge_into_one() {
+    let mut rng = Rng::new(5);
+    let g = share_graph(&mut rng, 16, 64, &[64, 64, 64]);
+    let (opt, report) = optimize(&g, &Options::default()).expect("optimizes");
+    assert_eq!(count(&opt, |o| matches!(o, Op::MatMul)), 1, "{report:?}");
+    assert_eq!(count(&opt, |o| matches!(o, Op::Split { .. })), 1);
+    assert!(report.cost_after < report.cost_before);
+    let err = compare(&g, &opt, 2);
+    assert!(err < 1e-5, "relative error {err}");
+}
+
+#[test]
+fn sharing_snapshot() {
+    let mut rng = Rng::new(9);
+    let g = share_graph(&mut rng, 2, 2, &[1, 2]);
+    let (opt, _) = optimize(&g, &Options::default()).expect("optimizes");
+    insta::assert_snapshot!(ir::text::print(&opt));
+}
+
+#[test]
+fn output_names_and_inputs_survive_and_a_passthrough_output_works() {
+    let mut b = GraphBuilder::new("names");
+    let x = b.input(&[3, 4]);
+    let w = b.input(&[4, 4]);
+    let y = b.op(Op::MatMul, &[x, w]);
+    let mut g = b.finish(&[y]);
+    // The input itself is also an output.
+    g.value_mut(x).name = "x_in".into();
+    g.outputs.push(x);
+    g.value_mut(y).name = "y0".into();
+    let (opt, _) = optimize(&g, &Options::default()).expect("optimizes");
+    let names: Vec<&str> = opt.outputs.iter().map(|&o| opt.value(o).name.as_str()).collect();
+    assert_eq!(names, ["y0", "x_in"]);
+    assert_eq!(opt.value(opt.inputs[0]).name, "x_in");
+    assert!(compare(&g, &opt, 3) == 0.0);
+}

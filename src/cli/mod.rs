@@ -6,9 +6,11 @@ mod args;
 mod bench;
 mod feeds;
 mod info;
+mod optimize;
 mod plan;
 mod run;
 mod summary;
+mod verify_rules;
 
 use crate::error::Error;
 use clap::error::ErrorKind;
@@ -42,6 +44,10 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Describe a model: inputs, outputs, op histogram, parameter count and FLOPs.
     Info(info::InfoArgs),
+    /// Optimize a model by equality saturation and write it as standard ONNX.
+    Optimize(optimize::OptimizeArgs),
+    /// Check every rewrite rule on random instances against the reference interpreter.
+    VerifyRules(verify_rules::VerifyRulesArgs),
 }
 
 /// What a successful command prints: `stdout`, and notes for stderr.
@@ -90,6 +96,8 @@ fn dispatch(command: Command) -> Result<Report, Error> {
         Command::Run(a) => run::run(&a),
         Command::Bench(a) => bench::bench(&a),
         Command::Info(a) => info::info(&a),
+        Command::Optimize(a) => optimize::optimize(&a),
+        Command::VerifyRules(a) => verify_rules::verify_rules(&a),
     }
 }
 

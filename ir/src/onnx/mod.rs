@@ -5,11 +5,13 @@
 //! order; they are sorted topologically and a cycle is an error. Every failure is an
 //! [`Error`] naming the node, op or tensor involved: import never panics on bad bytes.
 
+pub mod export;
 mod node;
 pub mod ops;
 pub mod proto;
 mod tensor;
 
+pub use export::{export_model, export_proto};
 pub use node::{Emitter, OnnxNode};
 pub use tensor::{dtype_from_onnx, dtype_to_onnx, tensor_from_proto, tensor_to_proto};
 

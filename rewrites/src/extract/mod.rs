@@ -146,29 +146,120 @@ pub fn extract(
             break;
         }
     }
+    let greedy: HashMap<Id, usize> = best.iter().map(|(&c, (_, k, _))| (c, *k)).collect();
+    let roots: Vec<Id> = roots.iter().map(|&r| egraph.find(r)).collect();
+    let picked = improve(egraph, &roots, &own, greedy);
     let mut choice = HashMap::new();
-    let mut stack: Vec<Id> = roots.iter().map(|&r| egraph.find(r)).collect();
+    let mut stack = roots.clone();
     while let Some(c) = stack.pop() {
         if choice.contains_key(&c) {
             continue;
         }
-        let (_, k, _) = best
+        let k = picked
             .get(&c)
             .ok_or_else(|| format!("no finite-cost program for e-class {c}"))?;
         let n = egraph[c].nodes[*k].clone();
         stack.extend(n.children().iter().map(|&ch| egraph.find(ch)));
         choice.insert(c, n);
     }
-    let cost = choice
-        .iter()
-        .map(|(c, n)| {
-            let k = egraph[*c].nodes.iter().position(|m| m == n).unwrap_or(0);
-            own[&(*c, k)]
-        })
-        .sum();
+    let cost = dag_cost(egraph, &roots, &own, &picked).unwrap_or(f64::INFINITY);
     let e = Extraction { choice, cost };
-    e.check_acyclic(egraph, roots)?;
+    e.check_acyclic(egraph, &roots)?;
     Ok(e)
+}
+
+/// The cost of the program a choice reaches from the roots, each class once; `None` when the
+/// choice is cyclic or incomplete.
+fn dag_cost(
+    egraph: &EG,
+    roots: &[Id],
+    own: &HashMap<(Id, usize), f64>,
+    choice: &HashMap<Id, usize>,
+) -> Option<f64> {
+    // 1 = on the current path, 2 = done.
+    let mut mark: HashMap<Id, u8> = HashMap::new();
+    let mut total = 0.0;
+    for &r in roots {
+        let mut stack = vec![(r, false)];
+        while let Some((c, leaving)) = stack.pop() {
+            if leaving {
+                mark.insert(c, 2);
+                continue;
+            }
+            match mark.get(&c) {
+                Some(2) => continue,
+                Some(_) => return None,
+                None => {}
+            }
+            mark.insert(c, 1);
+            stack.push((c, true));
+            let k = *choice.get(&c)?;
+            total += own[&(c, k)];
+            for &ch in egraph[c].nodes[k].children() {
+                let ch = egraph.find(ch);
+                match mark.get(&ch) {
+                    Some(1) => return None,
+                    Some(_) => {}
+                    None => stack.push((ch, false)),
+                }
+            }
+        }
+    }
+    Some(total)
+}
+
+/// Local search over group moves, for the sharing the greedy pass cannot see: for a class X,
+/// every chosen class that has a node reading X switches to that node at once (the matmuls a
+/// merged matmul's split replaces switch together). A move is kept when the whole program's
+/// cost drops.
+fn improve(
+    egraph: &EG,
+    roots: &[Id],
+    own: &HashMap<(Id, usize), f64>,
+    mut choice: HashMap<Id, usize>,
+) -> HashMap<Id, usize> {
+    let Some(mut current) = dag_cost(egraph, roots, own, &choice) else {
+        return choice;
+    };
+    // Readers of each class: (class, node index) pairs.
+    let mut readers: HashMap<Id, Vec<(Id, usize)>> = HashMap::new();
+    let mut ids: Vec<Id> = egraph.classes().map(|c| c.id).collect();
+    ids.sort();
+    for &c in &ids {
+        for (k, n) in egraph[c].nodes.iter().enumerate() {
+            for &ch in n.children() {
+                readers.entry(egraph.find(ch)).or_default().push((c, k));
+            }
+        }
+    }
+    for _pass in 0..3 {
+        let mut improved = false;
+        for &x in &ids {
+            let Some(rs) = readers.get(&x) else { continue };
+            let mut trial = choice.clone();
+            let mut moved = false;
+            for &(c, k) in rs {
+                if trial.get(&c).is_some_and(|&cur| cur != k) {
+                    trial.insert(c, k);
+                    moved = true;
+                }
+            }
+            if !moved {
+                continue;
+            }
+            if let Some(t) = dag_cost(egraph, roots, own, &trial)
+                && t < current * (1.0 - 1e-9)
+            {
+                current = t;
+                choice = trial;
+                improved = true;
+            }
+        }
+        if !improved {
+            break;
+        }
+    }
+    choice
 }
 
 impl Extraction {

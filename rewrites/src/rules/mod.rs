@@ -17,6 +17,7 @@ pub mod build;
 pub mod kron;
 pub mod lowrank;
 pub mod monarch;
+pub mod rank1;
 pub mod sharing;
 
 use crate::analysis::{EG, TensorAnalysis};

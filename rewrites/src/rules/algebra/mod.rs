@@ -1,0 +1,187 @@
+//! Algebra: matrix-chain order, distributivity, scalar hoisting, transpose and reshape algebra,
+//! identity and zero elimination, division by constants, folding of weight-only subgraphs, and
+//! Gemm seen as MatMul.
+//!
+//! All rules here are exact. The files split the family by subject: [`matmul`] (products:
+//! association, distribution, scalars, transposes of products, Gemm), [`layout`] (transpose and
+//! reshape algebra), [`scalar`] (neutral and absorbing elements, division), [`fold`] (large
+//! weight-only results made constants).
+
+mod fold;
+mod layout;
+mod matmul;
+mod scalar;
+
+use super::{Rule, Transform, guarded_union, transform};
+use crate::analysis::{EG, TensorAnalysis};
+use crate::lang::Node;
+use crate::verify::Rng;
+use egg::{Applier, Id, Pattern, PatternAst, Rewrite, Subst, Symbol, Var};
+use ir::{DType, Tensor};
+
+/// Every algebra rule.
+pub fn rules() -> Vec<Rule> {
+    let mut rules = matmul::rules();
+    rules.extend(layout::rules());
+    rules.extend(scalar::rules());
+    rules.extend(fold::rules());
+    rules
+}
+
+/// A condition on a pattern match, read before the right side is added.
+type Cond = fn(&EG, &Subst) -> bool;
+
+/// A pattern rule whose right side is added only when `cond` holds (and, as always, unioned
+/// only when its type is the class's).
+fn cond_pattern(name: &'static str, lhs: &str, rhs: &str, cond: Cond) -> Rewrite<Node, TensorAnalysis> {
+    let l: Pattern<Node> = lhs.parse().expect("rule pattern parses");
+    let r: Pattern<Node> = rhs.parse().expect("rule pattern parses");
+    Rewrite::new(name, l, CondPattern { rhs: r.ast, cond }).expect("rule is well formed")
+}
+
+struct CondPattern {
+    rhs: PatternAst<Node>,
+    cond: Cond,
+}
+
+impl Applier<Node, TensorAnalysis> for CondPattern {
+    fn apply_one(
+        &self,
+        egraph: &mut EG,
+        eclass: Id,
+        subst: &Subst,
+        _ast: Option<&PatternAst<Node>>,
+        _rule: Symbol,
+    ) -> Vec<Id> {
+        if !(self.cond)(egraph, subst) {
+            return vec![];
+        }
+        let new = egraph.add_instantiation(&self.rhs, subst);
+        guarded_union(egraph, eclass, new).into_iter().collect()
+    }
+}
+
+/// The class a pattern variable is bound to.
+fn bound(subst: &Subst, name: &str) -> Id {
+    let v: Var = name.parse().expect("a pattern variable");
+    subst[v]
+}
+
+/// A [`Transform`] from two functions.
+struct FnTransform {
+    search: fn(&EG, Id) -> Vec<Vec<Id>>,
+    apply: fn(&mut EG, Id, &[Id]) -> Vec<(Id, Id)>,
+}
+
+impl Transform for FnTransform {
+    fn search(&self, egraph: &EG, class: Id) -> Vec<Vec<Id>> {
+        (self.search)(egraph, class)
+    }
+    fn apply(&self, egraph: &mut EG, class: Id, ids: &[Id]) -> Vec<(Id, Id)> {
+        (self.apply)(egraph, class, ids)
+    }
+}
+
+/// A Rust rule from a search and an apply function.
+fn rust_rule(
+    name: &'static str,
+    search: fn(&EG, Id) -> Vec<Vec<Id>>,
+    apply: fn(&mut EG, Id, &[Id]) -> Vec<(Id, Id)>,
+) -> Rewrite<Node, TensorAnalysis> {
+    transform(name, FnTransform { search, apply })
+}
+
+/// The apply of rules that find the class equal to an existing one: `ids[0]`.
+fn union_with_first(_: &mut EG, class: Id, ids: &[Id]) -> Vec<(Id, Id)> {
+    ids.first().map(|&x| vec![(class, x)]).unwrap_or_default()
+}
+
+/// True when a tensor class has a float dtype.
+fn is_float(egraph: &EG, c: Id) -> bool {
+    egraph[c].data.ty().is_some_and(|t| t.dtype.is_float())
+}
+
+/// True when a class is a one-element float tensor (a scalar of any rank).
+fn is_scalar(egraph: &EG, c: Id) -> bool {
+    is_float(egraph, c)
+        && egraph[c]
+            .data
+            .shape()
+            .is_some_and(|s| s.iter().product::<usize>() == 1)
+}
+
+/// True when two classes have the same known type.
+fn same_ty(egraph: &EG, a: Id, b: Id) -> bool {
+    matches!((egraph[a].data.ty(), egraph[b].data.ty()), (Some(x), Some(y)) if x == y)
+}
+
+/// True when every element of a class's known value equals `v` (numeric dtypes only; scans at
+/// most `MAX_SCAN` elements and stops at the first mismatch).
+fn const_all(egraph: &EG, c: Id, v: f64) -> bool {
+    const MAX_SCAN: usize = 1 << 22;
+    let Some(t) = egraph[c].data.value() else {
+        return false;
+    };
+    if t.dtype() == DType::Bool || t.is_empty() || t.len() > MAX_SCAN {
+        return false;
+    }
+    match t.as_f32() {
+        Some(xs) => xs.iter().all(|&x| x as f64 == v),
+        None => t.to_f64_vec().iter().all(|&x| x == v),
+    }
+}
+
+/// A scalar constant of `dtype` (f32/f64 only).
+fn scalar_const(egraph: &mut EG, dtype: DType, v: f64) -> Option<Id> {
+    if !matches!(dtype, DType::F32 | DType::F64) {
+        return None;
+    }
+    let t = Tensor::from_f64(dtype, vec![], &[v]).ok()?;
+    Some(TensorAnalysis::add_const(egraph, t))
+}
+
+/// A transpose's permutation for a rank, `None` resolved to reversing the axes; `None` when
+/// the permutation is not one of `rank` axes.
+fn resolve_perm(perm: Option<&[usize]>, rank: usize) -> Option<Vec<usize>> {
+    let p: Vec<usize> = match perm {
+        Some(p) => p.to_vec(),
+        None => (0..rank).rev().collect(),
+    };
+    let mut seen = vec![false; rank];
+    if p.len() != rank {
+        return None;
+    }
+    for &a in &p {
+        if a >= rank || std::mem::replace(&mut seen[a], true) {
+            return None;
+        }
+    }
+    Some(p)
+}
+
+fn is_identity_perm(p: &[usize]) -> bool {
+    p.iter().enumerate().all(|(i, &a)| i == a)
+}
+
+/// The permutation that swaps the last two of `rank >= 2` axes.
+fn swap_last_two(rank: usize) -> Vec<usize> {
+    let mut p: Vec<usize> = (0..rank).collect();
+    p.swap(rank - 2, rank - 1);
+    p
+}
+
+/// A random permutation of `n` axes.
+fn random_perm(rng: &mut Rng, n: usize) -> Vec<usize> {
+    let mut p: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = rng.range(0, i);
+        p.swap(i, j);
+    }
+    p
+}
+
+/// A random shape of `rmin..=rmax` dims, each in `lo..=hi`.
+fn random_shape(rng: &mut Rng, rmin: usize, rmax: usize, lo: usize, hi: usize) -> Vec<usize> {
+    let rank = rng.range(rmin, rmax);
+    (0..rank).map(|_| rng.range(lo, hi)).collect()
+}
