@@ -77,7 +77,7 @@ fn assert_ok(out: &Output) {
 fn help_describes_every_subcommand() {
     let top = tenfold(&["--help"]);
     assert_ok(&top);
-    for sub in ["run", "bench", "info"] {
+    for sub in ["run", "bench", "info", "optimize", "verify-rules"] {
         let line = top
             .stdout
             .lines()
@@ -371,4 +371,82 @@ fn failures_are_one_line_naming_what_went_wrong() {
         &tenfold(&["run", MODEL, "--dim", "batch"]),
         "bad --dim 'batch'",
     );
+}
+
+#[test]
+fn optimize_writes_onnx_that_runs_the_same_and_a_json_report() {
+    let dir = scratch("optimize");
+    let out_model = dir.join("opt.onnx");
+    let out = tenfold(&[
+        "optimize",
+        "tests/fixtures/bert/model.onnx",
+        "-o",
+        out_model.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_ok(&out);
+    let last = out.stdout.lines().last().unwrap();
+    let report: serde_json::Value = serde_json::from_str(last).expect("last line is JSON");
+    for key in [
+        "flops_before",
+        "flops_after",
+        "bytes_before",
+        "bytes_after",
+        "cost_before",
+        "cost_after",
+        "rules_fired",
+        "egraph_nodes",
+        "iterations",
+        "stop_reason",
+        "time_ms",
+    ] {
+        assert!(report.get(key).is_some(), "report lacks {key}: {last}");
+    }
+    assert!(report["cost_after"].as_f64() <= report["cost_before"].as_f64());
+    // The written model imports and gives the original's outputs through the interpreter.
+    let inputs = "tests/fixtures/bert/inputs.npz";
+    let (a, b) = (dir.join("a.npz"), dir.join("b.npz"));
+    assert_ok(&tenfold(&[
+        "run",
+        "tests/fixtures/bert/model.onnx",
+        "-O0",
+        "--inputs",
+        inputs,
+        "--output",
+        a.to_str().unwrap(),
+    ]));
+    assert_ok(&tenfold(&[
+        "run",
+        out_model.to_str().unwrap(),
+        "-O0",
+        "--inputs",
+        inputs,
+        "--output",
+        b.to_str().unwrap(),
+    ]));
+    let (ga, gb) = (
+        tenfold::io::read_npz(&a).unwrap(),
+        tenfold::io::read_npz(&b).unwrap(),
+    );
+    assert_eq!(ga.len(), gb.len());
+    for ((na, ta), (nb, tb)) in ga.iter().zip(&gb) {
+        assert_eq!(na, nb);
+        assert_close(na, tb, ta);
+    }
+}
+
+#[test]
+fn optimize_and_verify_rules_fail_cleanly() {
+    assert_failure(
+        &tenfold(&["optimize", "missing.onnx", "-o", "/tmp/x.onnx"]),
+        "missing.onnx",
+    );
+    assert_failure(
+        &tenfold(&["optimize", MODEL, "--approx", "2"]),
+        "--approx must be a relative error between 0 and 1",
+    );
+    let out = tenfold(&["verify-rules", "--filter", "matmul-assoc", "--instances", "3"]);
+    assert_ok(&out);
+    assert!(out.stdout.contains("matmul-assoc-right"), "{}", out.stdout);
+    assert!(out.stdout.contains("0 failed"), "{}", out.stdout);
 }
