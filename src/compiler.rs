@@ -58,9 +58,9 @@ impl FromStr for Target {
 pub enum OptLevel {
     /// No rewriting: run the graph as imported.
     O0,
-    /// Cheap, always-profitable rewrites.
+    /// Compile the graph as imported (fusion in lowering, no graph rewriting).
     O1,
-    /// Everything that is exact.
+    /// Equality saturation with every exact rule, then compile.
     #[default]
     O2,
 }
