@@ -111,8 +111,7 @@ fn interp_only(outcome: Outcome, start: Instant) -> CaseResult {
 /// through the interpreter.
 fn export_round_trip(graph: &ir::Graph, sets: &[DataSet]) -> Result<(), String> {
     let bytes = ir::onnx::export_model(graph).map_err(|e| format!("export: {e}"))?;
-    let back =
-        ir::onnx::import_model(&bytes, None).map_err(|e| format!("re-import: {e}"))?;
+    let back = ir::onnx::import_model(&bytes, None).map_err(|e| format!("re-import: {e}"))?;
     check_case(&back, sets, RTOL, ATOL, ir::interp::run)
 }
 

@@ -54,8 +54,7 @@ fn check_fixture(name: &str) {
 /// through the interpreter: same input and output names, same outputs.
 fn check_fixture_exported(name: &str) {
     let (graph, sets) = load_fixture(name);
-    let bytes =
-        ir::onnx::export_model(&graph).unwrap_or_else(|e| panic!("{name}: exporting: {e}"));
+    let bytes = ir::onnx::export_model(&graph).unwrap_or_else(|e| panic!("{name}: exporting: {e}"));
     let back = ir::onnx::import_model(&bytes, None)
         .unwrap_or_else(|e| panic!("{name}: re-importing the export: {e}"));
     let names = |g: &ir::Graph, ids: &[ir::ValueId]| -> Vec<String> {

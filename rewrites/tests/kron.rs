@@ -94,7 +94,10 @@ fn check(form: Form) {
     // Dense: 2·N·m1m2·n1n2; applied: 2·N·(m1·m2·n2 + n1·m1·n2) = 2·64·(16·16·64 + 64·16·64).
     let applied = 2.0 * 64.0 * (16.0 * 16.0 * 64.0 + 64.0 * 16.0 * 64.0);
     assert_eq!(report.flops_after, applied, "{report:?}");
-    assert!(report.flops_before / report.flops_after >= 10.0, "{report:?}");
+    assert!(
+        report.flops_before / report.flops_after >= 10.0,
+        "{report:?}"
+    );
     assert_eq!(count(&opt, |o| matches!(o, Op::MatMul)), 2);
     assert_eq!(count(&opt, |o| matches!(o, Op::Binary(_))), 0);
     let err = compare(&g, &opt, 5);
@@ -127,7 +130,10 @@ fn dense_random_weight_is_left_alone() {
     let y = g.op(Op::MatMul, &[x, w]);
     let g = g.finish(&[y]);
     let (opt, report) = optimize(&g, &Options::default()).expect("optimizes");
-    assert!(!report.rules_fired.contains_key("kron-detect"), "{report:?}");
+    assert!(
+        !report.rules_fired.contains_key("kron-detect"),
+        "{report:?}"
+    );
     assert_eq!(report.flops_after, report.flops_before);
     assert_eq!(count(&opt, |o| matches!(o, Op::MatMul)), 1);
 }
@@ -155,7 +161,10 @@ fn near_kronecker_weight_under_approx() {
     let mut opts = Options::default();
     opts.rules.approx = Some(1e-2);
     let (opt, report) = optimize(&g, &opts).expect("optimizes");
-    assert!(report.flops_before / report.flops_after >= 10.0, "{report:?}");
+    assert!(
+        report.flops_before / report.flops_after >= 10.0,
+        "{report:?}"
+    );
     assert_eq!(report.approximations.len(), 1, "{report:?}");
     let e = report.approximations[0].rel_error;
     assert!(e > 5e-4 && e < 2e-3, "{e}");

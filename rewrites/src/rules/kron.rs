@@ -31,6 +31,15 @@ const MAX_EXACT_ELEMS: usize = 1 << 24;
 const MAX_APPROX_ELEMS: usize = 1 << 22;
 /// Power iterations per factorization for the nearest Kronecker product.
 const POWER_ITERS: usize = 60;
+/// Entries probed per factorization before the exact rank-1 fit.
+const PROBES: usize = 8;
+/// Slack of a probed 2×2 minor, relative to the largest entry squared.
+const PROBE_RTOL: f64 = 1e-4;
+/// Weights larger than this are first approximated on a part: about 16·tol² of the entries
+/// (a wrong factorization leaves a residual of order one, which such a part still shows
+/// above the tolerance), at least `THIN_MIN`.
+const THIN_ABOVE: usize = 1 << 14;
+const THIN_MIN: usize = 1 << 10;
 
 pub fn rules(opts: &RuleOptions) -> Vec<Rule> {
     let mut rules = vec![
@@ -229,26 +238,87 @@ struct KronFactors {
     rel_err: f64,
 }
 
-/// R(W) for one factorization, read row by row.
+/// R(W) for one factorization, read row by row: the rows (i1, j1) for i1 in `i1s`, the
+/// columns (i2, j2) for i2 in `i2s` (all of them for R(W) itself; a subset selects the
+/// rearrangement of a row subset of W, a submatrix of R(W)).
 struct Rearranged<'a> {
     w: &'a [f64],
     d_out: usize,
-    m1: usize,
-    n1: usize,
     m2: usize,
+    n1: usize,
     n2: usize,
+    i1s: Vec<usize>,
+    i2s: Vec<usize>,
+}
+
+impl<'a> Rearranged<'a> {
+    fn new(w: &'a [f64], d_out: usize, [m1, n1, m2, n2]: [usize; 4]) -> Rearranged<'a> {
+        Rearranged {
+            w,
+            d_out,
+            m2,
+            n1,
+            n2,
+            i1s: (0..m1).collect(),
+            i2s: (0..m2).collect(),
+        }
+    }
+
+    /// About `target` entries of W: every s1-th i1 and s2-th i2, keeping W's row `keep`.
+    fn thinned(&self, keep: usize, target: usize) -> Rearranged<'a> {
+        let (m1, m2) = (self.i1s.len(), self.i2s.len());
+        let elems = m1 * m2 * self.d_out;
+        let ratio = elems.div_ceil(target.max(1)).max(1);
+        let s1 = m1.min((ratio as f64).sqrt().ceil() as usize).max(1);
+        let s2 = m2.min(ratio.div_ceil(s1)).max(1);
+        let (k1, k2) = (keep / self.m2, keep % self.m2);
+        Rearranged {
+            i1s: self
+                .i1s
+                .iter()
+                .copied()
+                .filter(|i| i % s1 == k1 % s1)
+                .collect(),
+            i2s: self
+                .i2s
+                .iter()
+                .copied()
+                .filter(|i| i % s2 == k2 % s2)
+                .collect(),
+            ..*self
+        }
+    }
+
+    /// The row holding W's entry (r, c) (its row r must be selected).
+    fn row_of(&self, r: usize, c: usize) -> usize {
+        let i1 = r / self.m2;
+        let pos = self.i1s.iter().position(|&i| i == i1).unwrap_or(0);
+        pos * self.n1 + c / self.n2
+    }
+
+    /// The squared norm of the selected rows of W.
+    fn norm2(&self) -> f64 {
+        let mut t = 0.0;
+        for &i1 in &self.i1s {
+            for &i2 in &self.i2s {
+                let r = (i1 * self.m2 + i2) * self.d_out;
+                t += norm2(&self.w[r..r + self.d_out]);
+            }
+        }
+        t
+    }
 }
 
 impl Rows for Rearranged<'_> {
     fn shape(&self) -> (usize, usize) {
-        (self.m1 * self.n1, self.m2 * self.n2)
+        (self.i1s.len() * self.n1, self.i2s.len() * self.n2)
     }
 
     fn row(&self, r: usize, out: &mut [f64]) {
-        let (i1, j1) = (r / self.n1, r % self.n1);
-        for i2 in 0..self.m2 {
+        let (i1, j1) = (self.i1s[r / self.n1], r % self.n1);
+        for (t, &i2) in self.i2s.iter().enumerate() {
             let src = (i1 * self.m2 + i2) * self.d_out + j1 * self.n2;
-            out[i2 * self.n2..(i2 + 1) * self.n2].copy_from_slice(&self.w[src..src + self.n2]);
+            out[t * self.n2..(t + 1) * self.n2].copy_from_slice(&self.w[src..src + self.n2]);
         }
     }
 }
@@ -270,8 +340,7 @@ impl KronFind {
     }
 
     fn factors(&self, t: &Arc<Tensor>) -> Option<Arc<KronFactors>> {
-        self.memo
-            .get(t, |t| analyze(t, self.approx).map(Arc::new))
+        self.memo.get(t, |t| analyze(t, self.approx).map(Arc::new))
     }
 }
 
@@ -290,51 +359,98 @@ fn factorizations(d_in: usize, d_out: usize) -> Vec<[usize; 4]> {
     out
 }
 
+/// A necessary test for R(W) to have rank one, on a few entries: every 2×2 minor through the
+/// pivot (W's largest entry P, at `at`) vanishes, `R[r,c]·P = R[r,c_P]·R[r_P,c]`, within a
+/// slack far above rounding. Rules most factorizations out in O(1).
+fn probe_rank1(
+    w: impl Fn(usize) -> f64,
+    d_out: usize,
+    [m1, n1, m2, n2]: [usize; 4],
+    at: (usize, usize),
+) -> bool {
+    let (i1p, i2p, j1p, j2p) = (at.0 / m2, at.0 % m2, at.1 / n2, at.1 % n2);
+    let get = |i1: usize, i2: usize, j1: usize, j2: usize| w((i1 * m2 + i2) * d_out + j1 * n2 + j2);
+    let p = get(i1p, i2p, j1p, j2p);
+    let mut rng = Rng::new(0x6b72_6f6e);
+    (0..PROBES).all(|_| {
+        let (i1, j1) = (rng.range(0, m1 - 1), rng.range(0, n1 - 1));
+        let (i2, j2) = (rng.range(0, m2 - 1), rng.range(0, n2 - 1));
+        let minor = get(i1, i2, j1, j2) * p - get(i1, i2p, j1, j2p) * get(i1p, i2, j1p, j2);
+        minor.abs() <= PROBE_RTOL * p * p
+    })
+}
+
+/// The position of the largest |entry| (the first one).
+fn argmax_abs(n: usize, get: impl Fn(usize) -> f64) -> usize {
+    let (mut big, mut at) = (0.0f64, 0);
+    for k in 0..n {
+        let v = get(k).abs();
+        if v > big {
+            big = v;
+            at = k;
+        }
+    }
+    at
+}
+
 fn analyze(t: &Tensor, approx: Option<f64>) -> Option<KronFactors> {
-    let (d_in, d_out, w) = float_matrix(t)?;
+    // An f32 weight is probed in place first: most weights are ruled out without a copy.
+    if let (None, Some(v), [d_in, d_out]) = (approx, t.as_f32(), t.shape()) {
+        let at = argmax_abs(v.len(), |k| v[k] as f64);
+        let pivot = (at / d_out, at % d_out);
+        let get = |k: usize| v[k] as f64;
+        if !factorizations(*d_in, *d_out)
+            .into_iter()
+            .any(|f| probe_rank1(get, *d_out, f, pivot))
+        {
+            return None;
+        }
+    }
     let limit = if approx.is_some() {
         MAX_APPROX_ELEMS
     } else {
         MAX_EXACT_ELEMS
     };
-    if w.len() > limit || w.is_empty() {
+    if t.len() > limit || t.is_empty() {
         return None;
     }
+    let (d_in, d_out, w) = float_matrix(t)?;
     let total2 = norm2(&w);
     if total2 == 0.0 || !total2.is_finite() {
         return None;
     }
     // The row of R(W) holding W's largest entry: the largest row when R(W) has rank one.
-    let (mut big, mut at) = (0.0f64, 0);
-    for (k, v) in w.iter().enumerate() {
-        if v.abs() > big {
-            big = v.abs();
-            at = k;
-        }
-    }
+    let at = argmax_abs(w.len(), |k| w[k]);
     let (pr, pc) = (at / d_out, at % d_out);
     let cands = factorizations(d_in, d_out);
-    let view = |&[m1, n1, m2, n2]: &[usize; 4]| Rearranged {
-        w: &w,
-        d_out,
-        m1,
-        n1,
-        m2,
-        n2,
-    };
-    let pivot = |&[_, n1, m2, n2]: &[usize; 4]| (pr / m2) * n1 + pc / n2;
-    let exact = cands.iter().find_map(|f| {
-        fit_to_row(&view(f), pivot(f), EXACT_RTOL * EXACT_RTOL * total2).map(|r| (*f, r))
+    let exact = cands.iter().find_map(|&f| {
+        if !probe_rank1(|k| w[k], d_out, f, (pr, pc)) {
+            return None;
+        }
+        let view = Rearranged::new(&w, d_out, f);
+        let budget2 = EXACT_RTOL * EXACT_RTOL * total2;
+        fit_to_row(&view, view.row_of(pr, pc), budget2).map(|r| (f, r))
     });
     let (f, fit) = match (approx, exact) {
         (None, exact) => exact?,
         (Some(_), Some(_)) => return None,
         (Some(tol), None) => {
             let tol2 = tol * tol * total2;
-            cands.iter().find_map(|f| {
-                top_pair(&view(f), pivot(f), total2, tol2, POWER_ITERS)
+            let target = THIN_MIN.max((w.len() as f64 * 16.0 * tol * tol) as usize);
+            cands.iter().find_map(|&f| {
+                let view = Rearranged::new(&w, d_out, f);
+                // A submatrix's best fit is no worse than the whole's: rule out on a part.
+                if w.len() > THIN_ABOVE && target < w.len() / 2 {
+                    let part = view.thinned(pr, target);
+                    let fit =
+                        top_pair(&part, part.row_of(pr, pc), part.norm2(), tol2, POWER_ITERS)?;
+                    if fit.resid2 > tol2 {
+                        return None;
+                    }
+                }
+                top_pair(&view, view.row_of(pr, pc), total2, tol2, POWER_ITERS)
                     .filter(|r| r.resid2 <= tol2)
-                    .map(|r| (*f, r))
+                    .map(|r| (f, r))
             })?
         }
     };

@@ -91,9 +91,35 @@ pub fn same_type(egraph: &EG, class: Id, new: Id) -> bool {
     matches!((a, b), (Some(a), Some(b)) if a == b)
 }
 
-/// Unions `new` into `class` when their types agree; returns the changed class.
+/// Floats of under 32 bits round every intermediate result so coarsely that an identity exact
+/// in ℝ (reassociation, hoisting a scale) changes results by whole ulps: arithmetic rewrites
+/// are not applied to them.
+fn low_precision(egraph: &EG, class: Id) -> bool {
+    egraph[class]
+        .data
+        .ty()
+        .is_some_and(|t| t.dtype.is_float() && t.dtype.bits() < 32)
+}
+
+/// True when the class computes with arithmetic whose rounding depends on order.
+fn arithmetic(egraph: &EG, class: Id) -> bool {
+    egraph[class].nodes.iter().any(|n| {
+        n.as_op().is_some_and(|op| {
+            matches!(
+                op,
+                ir::Op::MatMul | ir::Op::Gemm(_) | ir::Op::Einsum { .. } | ir::Op::Binary(_)
+            )
+        })
+    })
+}
+
+/// Unions `new` into `class` when their types agree (and, for floats under 32 bits, when `new`
+/// is not arithmetic); returns the changed class.
 pub fn guarded_union(egraph: &mut EG, class: Id, new: Id) -> Option<Id> {
     if egraph.find(class) == egraph.find(new) || !same_type(egraph, class, new) {
+        return None;
+    }
+    if low_precision(egraph, class) && arithmetic(egraph, new) {
         return None;
     }
     egraph.union(class, new);

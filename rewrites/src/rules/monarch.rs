@@ -19,7 +19,8 @@
 
 use super::build::{matmul, ops, reshape, transpose};
 use super::rank1::{
-    EXACT_RTOL, Factors, Memo, cross, divisors, float_matrix, norm2, round_to, truncate,
+    EXACT_RTOL, Factors, Memo, cross, divisors, float_matrix, minor_exceeds_rank, norm2, round_to,
+    truncate,
 };
 use super::{Family, Rule, RuleOptions, Transform, transform};
 use crate::analysis::{ApproxRecord, EG};
@@ -35,6 +36,12 @@ pub const MIN_N: usize = 16;
 const MAX_ELEMS: usize = 1 << 24;
 /// Subspace iterations per block for the optimal projection.
 const TRUNCATE_ITERS: usize = 40;
+/// A (b, s) whose factorization would cost more than this (n·s² multiply-adds) is not tried.
+const MAX_FIT_WORK: usize = 1 << 28;
+/// The projection is not tried where a block's rank c(k, l) exceeds this.
+const MAX_PROJECT_RANK: usize = 32;
+/// Pivots under this fraction of a block's largest entry count as zero (exact rank test).
+const MINOR_RTOL: f64 = 1e-4;
 
 pub fn rules(opts: &RuleOptions) -> Vec<Rule> {
     let mut rules = vec![
@@ -99,37 +106,54 @@ struct MonarchFactors {
     rel_err: f64,
 }
 
-/// Every (b, s) with b·s = n whose application is cheaper than dense (b > 2, s >= 2),
-/// cheapest (smallest s) first.
+/// Every (b, s) with b·s = n whose application is cheaper than dense (b > 2, s >= 2) and
+/// whose factorization is affordable, cheapest (smallest s) first.
 fn candidates(n: usize) -> Vec<(usize, usize)> {
     let mut out: Vec<(usize, usize)> = divisors(n)
         .into_iter()
         .map(|b| (b, n / b))
-        .filter(|&(b, s)| b > 2 && s >= 2)
+        .filter(|&(b, s)| b > 2 && s >= 2 && n * s * s <= MAX_FIT_WORK)
         .collect();
     out.sort_by_key(|&(_, s)| s);
     out
 }
 
+/// Block (k, l) of W: rows k·s+i, columns j'·b+l, as a row-major s×s block.
+fn gather(w: impl Fn(usize) -> f64, b: usize, s: usize, (k, l): (usize, usize), out: &mut [f64]) {
+    let n = b * s;
+    for i in 0..s {
+        for jp in 0..s {
+            out[i * s + jp] = w((k * s + i) * n + jp * b + l);
+        }
+    }
+}
+
+/// Whether block (0, 0) of W fits (b, s) exactly (a necessary test: zero where no index links
+/// the blocks, rank at most their number otherwise).
+fn first_block_fits(w: impl Fn(usize) -> f64, b: usize, s: usize) -> bool {
+    let mut block = vec![0.0; s * s];
+    gather(w, b, s, (0, 0), &mut block);
+    match links(b, s, 0, 0).count() {
+        0 => block.iter().all(|&x| x == 0.0),
+        c => !minor_exceeds_rank(&block, s, s, c, MINOR_RTOL),
+    }
+}
+
 /// Factors W block by block for one (b, s): R and L, and the squared residual; `None` once the
 /// residual passes `budget2`. `optimal` refines each block to its best truncation.
 fn fit(w: &[f64], b: usize, s: usize, budget2: f64, optimal: bool) -> Option<(Vec<f64>, Vec<f64>)> {
-    let n = b * s;
     let mut r = vec![0.0; b * s * s];
     let mut l = vec![0.0; b * s * s];
     let mut block = vec![0.0; s * s];
     let mut resid2 = 0.0;
     for k in 0..b {
         for lb in 0..b {
-            for i in 0..s {
-                let row = &w[(k * s + i) * n..(k * s + i + 1) * n];
-                for jp in 0..s {
-                    block[i * s + jp] = row[jp * b + lb];
-                }
-            }
+            gather(|q| w[q], b, s, (k, lb), &mut block);
             let ms: Vec<(usize, usize)> = links(b, s, k, lb).collect();
             if ms.is_empty() {
                 resid2 += norm2(&block);
+            } else if !optimal && minor_exceeds_rank(&block, s, s, ms.len(), MINOR_RTOL) {
+                return None;
             } else {
                 let mut f: Factors = cross(&block, s, s, ms.len());
                 if optimal && f.resid2 > 0.0 {
@@ -155,6 +179,17 @@ fn fit(w: &[f64], b: usize, s: usize, budget2: f64, optimal: bool) -> Option<(Ve
 /// reconstruction from the factors as stored (rounded to W's dtype). Under `approx`, `None`
 /// where W is exactly Monarch (the exact rule handles it).
 fn analyze(t: &Tensor, approx: Option<f64>) -> Option<MonarchFactors> {
+    // An f32 weight is probed in place first: most weights are ruled out without a copy.
+    if let (None, Some(v), [n, _]) = (approx, t.as_f32(), t.shape()) {
+        let get = |q: usize| v[q] as f64;
+        if *n < MIN_N
+            || !candidates(*n)
+                .into_iter()
+                .any(|(b, s)| first_block_fits(get, b, s))
+        {
+            return None;
+        }
+    }
     let (n, n2, w) = float_matrix(t)?;
     if n != n2 || n < MIN_N || n * n > MAX_ELEMS {
         return None;
@@ -166,6 +201,9 @@ fn analyze(t: &Tensor, approx: Option<f64>) -> Option<MonarchFactors> {
     let search = |tol: f64, optimal: bool| {
         let budget2 = tol * tol * total2;
         candidates(n).into_iter().find_map(|(b, s)| {
+            if optimal && s.div_ceil(b) > MAX_PROJECT_RANK {
+                return None;
+            }
             let (mut r, mut l) = fit(&w, b, s, budget2, optimal)?;
             round_to(t.dtype(), &mut r);
             round_to(t.dtype(), &mut l);
@@ -218,8 +256,7 @@ impl MonarchFind {
     }
 
     fn factors(&self, t: &Arc<Tensor>) -> Option<Arc<MonarchFactors>> {
-        self.memo
-            .get(t, |t| analyze(t, self.approx).map(Arc::new))
+        self.memo.get(t, |t| analyze(t, self.approx).map(Arc::new))
     }
 }
 

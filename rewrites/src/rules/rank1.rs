@@ -24,7 +24,7 @@ pub fn norm2(v: &[f64]) -> f64 {
 
 /// The positive divisors of `n` in increasing order.
 pub fn divisors(n: usize) -> Vec<usize> {
-    (1..=n).filter(|d| n % d == 0).collect()
+    (1..=n).filter(|&d| n.is_multiple_of(d)).collect()
 }
 
 /// The f64 values of a 2-D f32/f64 constant (the dtypes structure rules factor).
@@ -107,9 +107,18 @@ pub fn fit_to_row(m: &impl Rows, pivot: usize, budget2: f64) -> Option<Rank1> {
 
 /// The top singular pair by power iteration on `RᵀR` started from row `start`: the
 /// approximation `(R v) vᵀ` with `v` the last iterate (unit norm), whose squared residual is
-/// `total2 - |R v|²` exactly. One pass over the rows per iteration. Stops when converged, or
-/// when the residual stagnates well above `tol2` (no use refining a bad fit).
-pub fn top_pair(m: &impl Rows, start: usize, total2: f64, tol2: f64, iters: usize) -> Option<Rank1> {
+/// `total2 - |R v|²` exactly. One pass over the rows per iteration.
+///
+/// Stops when converged, or when the fit cannot reach `tol2`: were the best residual within
+/// it, σ₂²/σ₁² <= ρ = r/(1-r) with r = tol2/total2, and the captured energy would converge
+/// geometrically at least that fast, so what is left to gain is at most `change·ρ/(1-ρ)`.
+pub fn top_pair(
+    m: &impl Rows,
+    start: usize,
+    total2: f64,
+    tol2: f64,
+    iters: usize,
+) -> Option<Rank1> {
     let (rows, cols) = m.shape();
     if start >= rows {
         return None;
@@ -137,7 +146,11 @@ pub fn top_pair(m: &impl Rows, start: usize, total2: f64, tol2: f64, iters: usiz
         prev = energy;
         let resid2 = (total2 - energy).max(0.0);
         let converged = change <= 1e-13 * total2;
-        let hopeless = it >= 6 && resid2 > 4.0 * tol2 && change <= 1e-3 * energy;
+        let r = tol2 / total2;
+        let hopeless = it >= 2 && resid2 > tol2 && r < 0.5 && {
+            let rho = r / (1.0 - r);
+            resid2 - tol2 > 10.0 * change * rho / (1.0 - rho)
+        };
         let nw = norm2(&w).sqrt();
         if converged || hopeless || it + 1 == iters.max(1) || nw == 0.0 {
             break;
@@ -201,6 +214,52 @@ pub fn cross(a: &[f64], rows: usize, cols: usize, rank: usize) -> Factors {
         vs,
         resid2: norm2(&e),
     }
+}
+
+/// Whether a block certainly has rank above `rank`: complete-pivoting elimination on the
+/// (rank+1)-minor on evenly spread rows and columns leaves a pivot above `rtol` times the
+/// block's largest entry. A cheap necessary test for rank <= `rank` (O(rank³) against the
+/// O(rank·rows·cols) of a factorization): every minor of a rank-`rank` block is singular.
+pub fn minor_exceeds_rank(a: &[f64], rows: usize, cols: usize, rank: usize, rtol: f64) -> bool {
+    let k = rank + 1;
+    if k > rows || k > cols {
+        return false;
+    }
+    let scale = a.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let mut m: Vec<f64> = Vec::with_capacity(k * k);
+    for t in 0..k {
+        let r = t * rows / k;
+        m.extend((0..k).map(|u| a[r * cols + u * cols / k]));
+    }
+    let (mut live_r, mut live_c): (Vec<usize>, Vec<usize>) = ((0..k).collect(), (0..k).collect());
+    for _ in 0..rank {
+        let (mut bi, mut bj, mut bv) = (0, 0, 0.0f64);
+        for (ri, &r) in live_r.iter().enumerate() {
+            for (ci, &c) in live_c.iter().enumerate() {
+                if m[r * k + c].abs() > bv {
+                    (bi, bj, bv) = (ri, ci, m[r * k + c].abs());
+                }
+            }
+        }
+        if bv <= rtol * scale {
+            return false;
+        }
+        let (pr, pc) = (live_r.swap_remove(bi), live_c.swap_remove(bj));
+        let p = m[pr * k + pc];
+        for &r in &live_r {
+            let f = m[r * k + pc] / p;
+            if f != 0.0 {
+                for &c in &live_c {
+                    m[r * k + c] -= f * m[pr * k + c];
+                }
+            }
+        }
+    }
+    let last = live_r
+        .iter()
+        .flat_map(|&r| live_c.iter().map(move |&c| (r, c)))
+        .fold(0.0f64, |acc, (r, c)| acc.max(m[r * k + c].abs()));
+    last > rtol * scale
 }
 
 /// Orthonormalizes vectors (modified Gram–Schmidt, twice), dropping dependent ones.
@@ -359,6 +418,23 @@ mod tests {
         let f2 = cross(&a, rows, cols, 2);
         let t = truncate(&a, rows, cols, 2, &f2, 100);
         assert!(t.resid2 <= f2.resid2);
+    }
+
+    #[test]
+    fn minor_test_tells_low_rank_from_full() {
+        let (rows, cols, rank) = (12, 10, 3);
+        let u = rng_vals(rows * rank, 3);
+        let v = rng_vals(cols * rank, 4);
+        let mut a = vec![0.0; rows * cols];
+        for r in 0..rows {
+            for c in 0..cols {
+                a[r * cols + c] = (0..rank).map(|t| u[r * rank + t] * v[c * rank + t]).sum();
+            }
+        }
+        assert!(!minor_exceeds_rank(&a, rows, cols, rank, 1e-4));
+        assert!(minor_exceeds_rank(&a, rows, cols, rank - 1, 1e-4));
+        let full = rng_vals(rows * cols, 5);
+        assert!(minor_exceeds_rank(&full, rows, cols, rank, 1e-4));
     }
 
     #[test]

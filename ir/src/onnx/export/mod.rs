@@ -99,7 +99,7 @@ impl<'g> Writer<'g> {
         let check = |v: crate::graph::ValueId, what: &str| {
             if v.index() >= n {
                 Err(Error::Model(format!(
-                    "{what} {v} is not a value of the graph"
+                    "cannot export to ONNX: {what} {v}, which is not a value of the graph"
                 )))
             } else {
                 Ok(())

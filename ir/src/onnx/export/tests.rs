@@ -441,3 +441,21 @@ fn an_op_standard_onnx_cannot_express_is_an_error() {
         "{e}"
     );
 }
+
+#[test]
+fn a_broken_graph_is_an_error_not_a_panic() {
+    let mut g = Graph::new("broken");
+    let x = input(&mut g, "x", &[2]);
+    let y = node(&mut g, "neg", Op::Unary(UnaryOp::Neg), &[Some(x)], 1);
+    let z = node(&mut g, "abs", Op::Unary(UnaryOp::Abs), &[Some(x)], 1);
+    g.value_mut(z[0]).name = "neg_out0".into();
+    g.outputs.extend([y[0], z[0]]);
+    let e = export_model(&g).unwrap_err().to_string();
+    assert!(
+        e.contains("two different graph inputs or outputs are named 'neg_out0'"),
+        "{e}"
+    );
+    g.outputs = vec![ValueId(99)];
+    let e = export_model(&g).unwrap_err().to_string();
+    assert!(e.contains("not a value of the graph"), "{e}");
+}

@@ -105,7 +105,10 @@ fn fold_apply(egraph: &mut EG, class: Id, ids: &[Id]) -> Vec<(Id, Id)> {
     else {
         return vec![];
     };
-    let vals: Option<Vec<&Tensor>> = ids.iter().map(|&c| egraph[c].data.value().map(|v| &**v)).collect();
+    let vals: Option<Vec<&Tensor>> = ids
+        .iter()
+        .map(|&c| egraph[c].data.value().map(|v| &**v))
+        .collect();
     let Some(vals) = vals else { return vec![] };
     let ins: Vec<Option<&Tensor>> = vals.into_iter().map(Some).collect();
     let Ok(mut out) = ir::interp::eval(&op, &ins, 1) else {
@@ -135,7 +138,12 @@ fn matmul_instance(rng: &mut Rng) -> ir::Graph {
     let u = b.random_const(rng, &[m, k]);
     let v = b.random_const(rng, &[k, n]);
     let uv = b.op(Op::MatMul, &[u, v]);
-    let x = b.input(&random_shape(rng, 1, 1, 1, 3).into_iter().chain([m]).collect::<Vec<_>>());
+    let x = b.input(
+        &random_shape(rng, 1, 1, 1, 3)
+            .into_iter()
+            .chain([m])
+            .collect::<Vec<_>>(),
+    );
     let y = b.op(Op::MatMul, &[x, uv]);
     b.finish(&[y])
 }

@@ -5,8 +5,7 @@
 //! Reshape to the final shape, and a chain that ends on its input's own type is its input.
 
 use super::{
-    is_identity_perm, random_perm, random_shape, resolve_perm, rust_rule, same_ty,
-    union_with_first,
+    is_identity_perm, random_perm, random_shape, resolve_perm, rust_rule, same_ty, union_with_first,
 };
 use crate::analysis::EG;
 use crate::rules::build::{add_op, ops, reshape};
@@ -97,7 +96,9 @@ fn transposes(egraph: &EG, class: Id, x: Option<Id>) -> Vec<(Vec<usize>, Id)> {
         if x.is_some_and(|x| x != c) {
             continue;
         }
-        let Some(r) = egraph[c].data.rank() else { continue };
+        let Some(r) = egraph[c].data.rank() else {
+            continue;
+        };
         if let Some(p) = resolve_perm(perm.as_deref(), r) {
             out.push((p, c));
         }
@@ -394,11 +395,20 @@ fn pair_cancel_instance(rng: &mut Rng) -> ir::Graph {
     let shape = random_shape(rng, r, r, 1, 5);
     let k = rng.range(1, 2);
     let out_rank = (r + k) as i64;
-    let mut axes: Vec<i64> = random_perm(rng, r + k)[..k].iter().map(|&a| a as i64).collect();
+    let mut axes: Vec<i64> = random_perm(rng, r + k)[..k]
+        .iter()
+        .map(|&a| a as i64)
+        .collect();
     axes.sort();
     let spelled: Vec<i64> = axes
         .iter()
-        .map(|&a| if rng.range(0, 1) == 0 { a } else { a - out_rank })
+        .map(|&a| {
+            if rng.range(0, 1) == 0 {
+                a
+            } else {
+                a - out_rank
+            }
+        })
         .collect();
     let mut b = GraphBuilder::new("unsqueeze_squeeze");
     let x = b.input(&shape);

@@ -1,17 +1,17 @@
 //! Products: matrix-chain association, distribution over sums, scalars moved through products,
-//! the transpose of a product, and Gemm written as MatMul so that the chain rules see through it.
+//! the transpose of a product.
 
 use super::{
-    bound, cond_pattern, is_float, is_scalar, random_shape, resolve_perm, rust_rule,
-    same_ty, scalar_const, swap_last_two,
+    bound, cond_pattern, dims3, is_float, is_scalar, random_shape, resolve_perm, rust_rule,
+    same_ty, swap_last_two,
 };
 use crate::analysis::EG;
 use crate::rules::build::{binary, children_of, matmul, ops, transpose};
 use crate::rules::{Family, Rule, pattern};
 use crate::verify::{GraphBuilder, Rng};
 use egg::{Id, Subst};
-use ir::op::{BinaryOp, GemmAttrs};
-use ir::{DType, Op};
+use ir::Op;
+use ir::op::BinaryOp;
 
 pub(super) fn rules() -> Vec<Rule> {
     vec![
@@ -101,7 +101,7 @@ pub(super) fn rules() -> Vec<Rule> {
         Rule {
             name: "matmul-scalar-hoist-left",
             family: Family::Algebra,
-            explosive: false,
+            explosive: true,
             approx: false,
             rewrite: rust_rule("matmul-scalar-hoist-left", hoist_left_search, hoist_apply),
             instance: |rng| scalar_instance(rng, Side::Left, false),
@@ -110,7 +110,7 @@ pub(super) fn rules() -> Vec<Rule> {
         Rule {
             name: "matmul-scalar-hoist-right",
             family: Family::Algebra,
-            explosive: false,
+            explosive: true,
             approx: false,
             rewrite: rust_rule("matmul-scalar-hoist-right", hoist_right_search, hoist_apply),
             instance: |rng| scalar_instance(rng, Side::Right, false),
@@ -158,15 +158,6 @@ pub(super) fn rules() -> Vec<Rule> {
                 transpose_factor_apply,
             ),
             instance: |rng| transpose_product_instance(rng, true),
-        },
-        // Gemm(A, B, C; α, β, tA, tB) = α·(op(A)·op(B)) + β·C
-        Rule {
-            name: "gemm-to-matmul",
-            family: Family::Algebra,
-            explosive: false,
-            approx: false,
-            rewrite: rust_rule("gemm-to-matmul", gemm_search, gemm_apply),
-            instance: gemm_instance,
         },
     ]
 }
@@ -228,7 +219,7 @@ enum Form {
 /// `X·A + X·B` (or `X·(A+B)`, or the left-hand forms) with A, B constants or inputs, X of
 /// rank 2 or 3.
 fn distrib_instance(rng: &mut Rng, side: Side, form: Form) -> ir::Graph {
-    let (m, k, n) = (rng.range(1, 8), rng.range(1, 8), rng.range(1, 8));
+    let [m, k, n] = dims3(rng, 8);
     let batch: Vec<usize> = random_shape(rng, 0, 1, 1, 3);
     let mut b = GraphBuilder::new("distrib");
     let xs = match side {
@@ -352,7 +343,7 @@ fn sink_right_apply(egraph: &mut EG, class: Id, ids: &[Id]) -> Vec<(Id, Id)> {
 /// `(s·A)·B` (or `A·(s·B)`) in either Mul order when `!sunk`, `s·(A·B)` when `sunk`; s is a
 /// scalar constant or input of rank 0 or 1.
 fn scalar_instance(rng: &mut Rng, side: Side, sunk: bool) -> ir::Graph {
-    let (m, k, n) = (rng.range(1, 8), rng.range(1, 8), rng.range(1, 8));
+    let [m, k, n] = dims3(rng, 8);
     let mut b = GraphBuilder::new("scalar");
     let a = b.input(&[m, k]);
     let w = b.random_const(rng, &[k, n]);
@@ -471,9 +462,13 @@ fn transpose_factor_apply(egraph: &mut EG, class: Id, ids: &[Id]) -> Vec<(Id, Id
 
 /// `(A·B)ᵀ` or `Bᵀ·Aᵀ`, batched (broadcasting batch dims) or 2-D, perms explicit or `None`.
 fn transpose_product_instance(rng: &mut Rng, factored: bool) -> ir::Graph {
-    let (m, k, n) = (rng.range(1, 7), rng.range(1, 7), rng.range(1, 7));
+    let [m, k, n] = dims3(rng, 7);
     let batch = random_shape(rng, 0, 2, 1, 3);
-    let a_batch = if rng.range(0, 1) == 0 { batch.clone() } else { vec![] };
+    let a_batch = if rng.range(0, 1) == 0 {
+        batch.clone()
+    } else {
+        vec![]
+    };
     let a_shape = [a_batch, vec![m, k]].concat();
     let b_shape = [batch.clone(), vec![k, n]].concat();
     let mut b = GraphBuilder::new("transpose_product");
@@ -497,84 +492,5 @@ fn transpose_product_instance(rng: &mut Rng, factored: bool) -> ir::Graph {
         let p = b.op(Op::MatMul, &[a, bb]);
         swap(&mut b, rng, p, a_shape.len().max(b_shape.len()))
     };
-    b.finish(&[y])
-}
-
-// ---- Gemm ----
-
-fn gemm_search(egraph: &EG, class: Id) -> Vec<Vec<Id>> {
-    if !egraph[class]
-        .data
-        .ty()
-        .is_some_and(|t| matches!(t.dtype, DType::F32 | DType::F64))
-    {
-        return vec![];
-    }
-    children_of(egraph, class, |op| matches!(op, Op::Gemm(_)))
-}
-
-fn gemm_apply(egraph: &mut EG, class: Id, ids: &[Id]) -> Vec<(Id, Id)> {
-    let attrs: Vec<GemmAttrs> = ops(egraph, class)
-        .filter(|(_, ch)| ch.iter().map(|&c| egraph.find(c)).eq(ids.iter().copied()))
-        .filter_map(|(op, _)| if let Op::Gemm(a) = op { Some(*a) } else { None })
-        .collect();
-    let Some(dtype) = egraph[class].data.ty().map(|t| t.dtype) else {
-        return vec![];
-    };
-    let (a, b) = match ids {
-        [a, b, ..] => (*a, *b),
-        _ => return vec![],
-    };
-    let c = ids
-        .get(2)
-        .copied()
-        .filter(|&c| !egraph[c].nodes.iter().any(|n| matches!(n, crate::lang::Node::Absent)));
-    let mut out = Vec::new();
-    for at in attrs {
-        let pa = if at.trans_a { transpose(egraph, a, vec![1, 0]) } else { a };
-        let pb = if at.trans_b { transpose(egraph, b, vec![1, 0]) } else { b };
-        let mut y = matmul(egraph, pa, pb);
-        if at.alpha != 1.0 {
-            let Some(s) = scalar_const(egraph, dtype, at.alpha as f64) else { continue };
-            y = binary(egraph, BinaryOp::Mul, s, y);
-        }
-        // The interpreter (and ONNX Runtime) ignore C when beta is 0.
-        if let Some(c) = c.filter(|_| at.beta != 0.0) {
-            let cc = if at.beta == 1.0 {
-                c
-            } else {
-                let Some(s) = scalar_const(egraph, dtype, at.beta as f64) else { continue };
-                binary(egraph, BinaryOp::Mul, s, c)
-            };
-            y = binary(egraph, BinaryOp::Add, y, cc);
-        }
-        out.push((class, y));
-    }
-    out
-}
-
-/// A Gemm with random transposes, scales and C (absent, a row, a column, a matrix, a scalar),
-/// B a constant weight.
-fn gemm_instance(rng: &mut Rng) -> ir::Graph {
-    let (m, k, n) = (rng.range(1, 8), rng.range(1, 8), rng.range(1, 8));
-    let attrs = GemmAttrs {
-        alpha: rng.pick(&[1.0, 0.5, -1.25]),
-        beta: rng.pick(&[1.0, 2.0, 0.0]),
-        trans_a: rng.range(0, 1) == 1,
-        trans_b: rng.range(0, 1) == 1,
-    };
-    let mut b = GraphBuilder::new("gemm");
-    let a = b.input(&if attrs.trans_a { [k, m] } else { [m, k] });
-    let w = b.random_const(rng, &if attrs.trans_b { [n, k] } else { [k, n] });
-    let c_shape: Option<Vec<usize>> =
-        rng.pick(&[None, Some(&[n][..]), Some(&[m, 1]), Some(&[m, n]), Some(&[])])
-            .map(|s| s.to_vec());
-    let mut inputs = vec![Some(a), Some(w)];
-    if let Some(cs) = c_shape {
-        let t = crate::verify::random_tensor(rng, &cs);
-        inputs.push(Some(b.constant(t)));
-    }
-    let node = b.g.add_node("gemm", Op::Gemm(attrs), inputs, vec![String::new()]);
-    let y = b.g.node(node).outputs[0];
     b.finish(&[y])
 }

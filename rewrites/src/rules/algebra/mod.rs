@@ -3,11 +3,12 @@
 //! Gemm seen as MatMul.
 //!
 //! All rules here are exact. The files split the family by subject: [`matmul`] (products:
-//! association, distribution, scalars, transposes of products, Gemm), [`layout`] (transpose and
-//! reshape algebra), [`scalar`] (neutral and absorbing elements, division), [`fold`] (large
-//! weight-only results made constants).
+//! association, distribution, scalars, transposes of products), [`gemm`] (Gemm as MatMul),
+//! [`layout`] (transpose and reshape algebra), [`scalar`] (neutral and absorbing elements,
+//! division), [`fold`] (large weight-only results made constants).
 
 mod fold;
+mod gemm;
 mod layout;
 mod matmul;
 mod scalar;
@@ -22,6 +23,7 @@ use ir::{DType, Tensor};
 /// Every algebra rule.
 pub fn rules() -> Vec<Rule> {
     let mut rules = matmul::rules();
+    rules.extend(gemm::rules());
     rules.extend(layout::rules());
     rules.extend(scalar::rules());
     rules.extend(fold::rules());
@@ -33,7 +35,12 @@ type Cond = fn(&EG, &Subst) -> bool;
 
 /// A pattern rule whose right side is added only when `cond` holds (and, as always, unioned
 /// only when its type is the class's).
-fn cond_pattern(name: &'static str, lhs: &str, rhs: &str, cond: Cond) -> Rewrite<Node, TensorAnalysis> {
+fn cond_pattern(
+    name: &'static str,
+    lhs: &str,
+    rhs: &str,
+    cond: Cond,
+) -> Rewrite<Node, TensorAnalysis> {
     let l: Pattern<Node> = lhs.parse().expect("rule pattern parses");
     let r: Pattern<Node> = rhs.parse().expect("rule pattern parses");
     Rewrite::new(name, l, CondPattern { rhs: r.ast, cond }).expect("rule is well formed")
@@ -67,10 +74,15 @@ fn bound(subst: &Subst, name: &str) -> Id {
     subst[v]
 }
 
+/// Finds the matches of a Rust rule in one class.
+type SearchFn = fn(&EG, Id) -> Vec<Vec<Id>>;
+/// Adds a match's replacement: (class, new class) pairs to union.
+type ApplyFn = fn(&mut EG, Id, &[Id]) -> Vec<(Id, Id)>;
+
 /// A [`Transform`] from two functions.
 struct FnTransform {
-    search: fn(&EG, Id) -> Vec<Vec<Id>>,
-    apply: fn(&mut EG, Id, &[Id]) -> Vec<(Id, Id)>,
+    search: SearchFn,
+    apply: ApplyFn,
 }
 
 impl Transform for FnTransform {
@@ -85,8 +97,8 @@ impl Transform for FnTransform {
 /// A Rust rule from a search and an apply function.
 fn rust_rule(
     name: &'static str,
-    search: fn(&EG, Id) -> Vec<Vec<Id>>,
-    apply: fn(&mut EG, Id, &[Id]) -> Vec<(Id, Id)>,
+    search: SearchFn,
+    apply: ApplyFn,
 ) -> Rewrite<Node, TensorAnalysis> {
     transform(name, FnTransform { search, apply })
 }
@@ -184,4 +196,13 @@ fn random_perm(rng: &mut Rng, n: usize) -> Vec<usize> {
 fn random_shape(rng: &mut Rng, rmin: usize, rmax: usize, lo: usize, hi: usize) -> Vec<usize> {
     let rank = rng.range(rmin, rmax);
     (0..rank).map(|_| rng.range(lo, hi)).collect()
+}
+
+/// `[m, k, n]` in `1..=hi`, all equal half the time (then a wrong rule still types, and only
+/// the values tell it apart).
+fn dims3(rng: &mut Rng, hi: usize) -> [usize; 3] {
+    match rng.range(0, 1) {
+        0 => [rng.range(2, hi); 3],
+        _ => [rng.range(1, hi), rng.range(1, hi), rng.range(1, hi)],
+    }
 }

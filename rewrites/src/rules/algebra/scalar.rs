@@ -101,8 +101,8 @@ pub(super) fn rules() -> Vec<Rule> {
     ]
 }
 
-/// The other operand of each `op` node of `class` whose operand at `positions` is a constant
-/// of all `v`.
+/// The other operand of each `op` node of `class` whose right operand (or either, when the op
+/// `commutes`) is a constant of all `v`.
 fn neutral_operand(egraph: &EG, class: Id, op: BinaryOp, v: f64, commutes: bool) -> Vec<Vec<Id>> {
     let mut out = Vec::new();
     for ch in children_of(egraph, class, |o| *o == Op::Binary(op)) {
@@ -141,8 +141,7 @@ fn mul_zero_search(egraph: &EG, class: Id) -> Vec<Vec<Id>> {
     for ch in children_of(egraph, class, |o| *o == Op::Binary(BinaryOp::Mul)) {
         let [a, b] = ch[..] else { continue };
         for (x, z) in [(a, b), (b, a)] {
-            if const_all(egraph, z, 0.0) && super::same_ty(egraph, z, class) && absorbs(egraph, x)
-            {
+            if const_all(egraph, z, 0.0) && super::same_ty(egraph, z, class) && absorbs(egraph, x) {
                 out.push(vec![z]);
             }
         }
@@ -240,7 +239,9 @@ fn inference(egraph: &EG, ch: &[Id]) -> bool {
 /// Dropout with one output (its class is y), or output 0 of a Dropout with a mask.
 fn dropout_search(egraph: &EG, class: Id) -> Vec<Vec<Id>> {
     let mut out: Vec<Vec<Id>> = ops(egraph, class)
-        .filter(|(op, ch)| matches!(op, Op::Dropout { .. }) && !ch.is_empty() && inference(egraph, ch))
+        .filter(|(op, ch)| {
+            matches!(op, Op::Dropout { .. }) && !ch.is_empty() && inference(egraph, ch)
+        })
         .map(|(_, ch)| vec![ch[0]])
         .collect();
     for n in &egraph[class].nodes {
@@ -291,10 +292,16 @@ fn is_eye(egraph: &EG, c: Id) -> bool {
     if n != m || n > MAX_EYE || !t.dtype().is_float() {
         return false;
     }
-    let v = t.to_f64_vec();
-    v.iter()
-        .enumerate()
-        .all(|(i, &x)| x == if i / n == i % n { 1.0 } else { 0.0 })
+    let want = |i: usize| if i / n == i % n { 1.0 } else { 0.0 };
+    // Searched every iteration for every square weight: stop at the first element that differs.
+    match t.as_f32() {
+        Some(xs) => xs.iter().enumerate().all(|(i, &x)| x as f64 == want(i)),
+        None => t
+            .to_f64_vec()
+            .iter()
+            .enumerate()
+            .all(|(i, &x)| x == want(i)),
+    }
 }
 
 fn eye_search(egraph: &EG, class: Id) -> Vec<Vec<Id>> {
