@@ -14,7 +14,8 @@
 
 use super::build::{binary, matmul, ops, reshape, transpose};
 use super::rank1::{
-    EXACT_RTOL, Memo, Rows, balance, divisors, fit_to_row, float_matrix, norm2, top_pair,
+    EXACT_RTOL, Memo, Rearranged, argmax_abs, balance, divisors, fit_to_row, float_matrix, norm2,
+    probe_rank1, top_pair,
 };
 use super::{Family, Rule, RuleOptions, Transform, transform};
 use crate::analysis::{ApproxRecord, EG};
@@ -31,10 +32,6 @@ const MAX_EXACT_ELEMS: usize = 1 << 24;
 const MAX_APPROX_ELEMS: usize = 1 << 22;
 /// Power iterations per factorization for the nearest Kronecker product.
 const POWER_ITERS: usize = 60;
-/// Entries probed per factorization before the exact rank-1 fit.
-const PROBES: usize = 8;
-/// Slack of a probed 2×2 minor, relative to the largest entry squared.
-const PROBE_RTOL: f64 = 1e-4;
 /// Weights larger than this are first approximated on a part: about 16·tol² of the entries
 /// (a wrong factorization leaves a residual of order one, which such a part still shows
 /// above the tolerance), at least `THIN_MIN`.
@@ -202,7 +199,7 @@ impl Transform for KronApply {
         };
         let KronForm { m1, n1, m2, n2, .. } = f;
         let batch = &xs[..xs.len().saturating_sub(1)];
-        let xr = reshape(egraph, x, &[batch, &[m1, m2]].concat());
+        let rows: usize = batch.iter().product();
         let a2 = if egraph[a].data.shape() == Some(vec![m1, n1]) {
             a
         } else {
@@ -213,13 +210,29 @@ impl Transform for KronApply {
         } else {
             reshape(egraph, b, &[m2, n2])
         };
-        let at = transpose(egraph, a2, vec![1, 0]);
+        // Both products are plain 2-D GEMMs over all rows at once (a broadcast batched matmul
+        // of many tiny products runs far slower in ONNX runtimes); the transposes between them
+        // move the contracted index last.
         let y = if m1 * m2 * n2 + n1 * m1 * n2 <= n1 * m1 * m2 + n1 * m2 * n2 {
+            // (X·B) first: [rows·m1, m2]·B → [rows, m1, n2] → [rows·n2, m1]·A → [rows, n2, n1].
+            let xr = reshape(egraph, x, &[rows * m1, m2]);
             let xb = matmul(egraph, xr, b2);
-            matmul(egraph, at, xb)
+            let xb = reshape(egraph, xb, &[rows, m1, n2]);
+            let xb = transpose(egraph, xb, vec![0, 2, 1]);
+            let xb = reshape(egraph, xb, &[rows * n2, m1]);
+            let y = matmul(egraph, xb, a2);
+            let y = reshape(egraph, y, &[rows, n2, n1]);
+            transpose(egraph, y, vec![0, 2, 1])
         } else {
-            let ax = matmul(egraph, at, xr);
-            matmul(egraph, ax, b2)
+            // (Aᵀ·X) first: [rows, m1, m2] → [rows·m2, m1]·A → [rows, m2, n1] → [rows·n1, m2]·B.
+            let xr = reshape(egraph, x, &[rows, m1, m2]);
+            let xt = transpose(egraph, xr, vec![0, 2, 1]);
+            let xt = reshape(egraph, xt, &[rows * m2, m1]);
+            let xa = matmul(egraph, xt, a2);
+            let xa = reshape(egraph, xa, &[rows, m2, n1]);
+            let xa = transpose(egraph, xa, vec![0, 2, 1]);
+            let xa = reshape(egraph, xa, &[rows * n1, m2]);
+            matmul(egraph, xa, b2)
         };
         let out = reshape(egraph, y, &[batch, &[n1 * n2]].concat());
         vec![(class, out)]
@@ -236,91 +249,6 @@ struct KronFactors {
     a: Vec<f64>,
     b: Vec<f64>,
     rel_err: f64,
-}
-
-/// R(W) for one factorization, read row by row: the rows (i1, j1) for i1 in `i1s`, the
-/// columns (i2, j2) for i2 in `i2s` (all of them for R(W) itself; a subset selects the
-/// rearrangement of a row subset of W, a submatrix of R(W)).
-struct Rearranged<'a> {
-    w: &'a [f64],
-    d_out: usize,
-    m2: usize,
-    n1: usize,
-    n2: usize,
-    i1s: Vec<usize>,
-    i2s: Vec<usize>,
-}
-
-impl<'a> Rearranged<'a> {
-    fn new(w: &'a [f64], d_out: usize, [m1, n1, m2, n2]: [usize; 4]) -> Rearranged<'a> {
-        Rearranged {
-            w,
-            d_out,
-            m2,
-            n1,
-            n2,
-            i1s: (0..m1).collect(),
-            i2s: (0..m2).collect(),
-        }
-    }
-
-    /// About `target` entries of W: every s1-th i1 and s2-th i2, keeping W's row `keep`.
-    fn thinned(&self, keep: usize, target: usize) -> Rearranged<'a> {
-        let (m1, m2) = (self.i1s.len(), self.i2s.len());
-        let elems = m1 * m2 * self.d_out;
-        let ratio = elems.div_ceil(target.max(1)).max(1);
-        let s1 = m1.min((ratio as f64).sqrt().ceil() as usize).max(1);
-        let s2 = m2.min(ratio.div_ceil(s1)).max(1);
-        let (k1, k2) = (keep / self.m2, keep % self.m2);
-        Rearranged {
-            i1s: self
-                .i1s
-                .iter()
-                .copied()
-                .filter(|i| i % s1 == k1 % s1)
-                .collect(),
-            i2s: self
-                .i2s
-                .iter()
-                .copied()
-                .filter(|i| i % s2 == k2 % s2)
-                .collect(),
-            ..*self
-        }
-    }
-
-    /// The row holding W's entry (r, c) (its row r must be selected).
-    fn row_of(&self, r: usize, c: usize) -> usize {
-        let i1 = r / self.m2;
-        let pos = self.i1s.iter().position(|&i| i == i1).unwrap_or(0);
-        pos * self.n1 + c / self.n2
-    }
-
-    /// The squared norm of the selected rows of W.
-    fn norm2(&self) -> f64 {
-        let mut t = 0.0;
-        for &i1 in &self.i1s {
-            for &i2 in &self.i2s {
-                let r = (i1 * self.m2 + i2) * self.d_out;
-                t += norm2(&self.w[r..r + self.d_out]);
-            }
-        }
-        t
-    }
-}
-
-impl Rows for Rearranged<'_> {
-    fn shape(&self) -> (usize, usize) {
-        (self.i1s.len() * self.n1, self.i2s.len() * self.n2)
-    }
-
-    fn row(&self, r: usize, out: &mut [f64]) {
-        let (i1, j1) = (self.i1s[r / self.n1], r % self.n1);
-        for (t, &i2) in self.i2s.iter().enumerate() {
-            let src = (i1 * self.m2 + i2) * self.d_out + j1 * self.n2;
-            out[t * self.n2..(t + 1) * self.n2].copy_from_slice(&self.w[src..src + self.n2]);
-        }
-    }
 }
 
 /// Finds Kronecker factors of the weights used as right operands of MatMul and unions each
@@ -357,40 +285,6 @@ fn factorizations(d_in: usize, d_out: usize) -> Vec<[usize; 4]> {
     }
     out.sort_by_key(|&[m1, n1, m2, n2]| (apply_cost(m1, n1, m2, n2), m1, n1));
     out
-}
-
-/// A necessary test for R(W) to have rank one, on a few entries: every 2×2 minor through the
-/// pivot (W's largest entry P, at `at`) vanishes, `R[r,c]·P = R[r,c_P]·R[r_P,c]`, within a
-/// slack far above rounding. Rules most factorizations out in O(1).
-fn probe_rank1(
-    w: impl Fn(usize) -> f64,
-    d_out: usize,
-    [m1, n1, m2, n2]: [usize; 4],
-    at: (usize, usize),
-) -> bool {
-    let (i1p, i2p, j1p, j2p) = (at.0 / m2, at.0 % m2, at.1 / n2, at.1 % n2);
-    let get = |i1: usize, i2: usize, j1: usize, j2: usize| w((i1 * m2 + i2) * d_out + j1 * n2 + j2);
-    let p = get(i1p, i2p, j1p, j2p);
-    let mut rng = Rng::new(0x6b72_6f6e);
-    (0..PROBES).all(|_| {
-        let (i1, j1) = (rng.range(0, m1 - 1), rng.range(0, n1 - 1));
-        let (i2, j2) = (rng.range(0, m2 - 1), rng.range(0, n2 - 1));
-        let minor = get(i1, i2, j1, j2) * p - get(i1, i2p, j1, j2p) * get(i1p, i2, j1p, j2);
-        minor.abs() <= PROBE_RTOL * p * p
-    })
-}
-
-/// The position of the largest |entry| (the first one).
-fn argmax_abs(n: usize, get: impl Fn(usize) -> f64) -> usize {
-    let (mut big, mut at) = (0.0f64, 0);
-    for k in 0..n {
-        let v = get(k).abs();
-        if v > big {
-            big = v;
-            at = k;
-        }
-    }
-    at
 }
 
 fn analyze(t: &Tensor, approx: Option<f64>) -> Option<KronFactors> {
@@ -597,7 +491,7 @@ fn apply_instance(rng: &mut Rng) -> ir::Graph {
     g.finish(&[y])
 }
 
-/// A random Kronecker product A ⊗ B of the given dims and its Frobenius norm.
+/// A random Kronecker product A ⊗ B of the given dims.
 fn random_kron(rng: &mut Rng, [m1, n1, m2, n2]: [usize; 4]) -> Vec<f64> {
     let a = rng.normals(m1 * n1);
     let b = rng.normals(m2 * n2);

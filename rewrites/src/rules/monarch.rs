@@ -19,15 +19,14 @@
 
 use super::build::{matmul, ops, reshape, transpose};
 use super::rank1::{
-    EXACT_RTOL, Factors, Memo, cross, divisors, float_matrix, minor_exceeds_rank, norm2, round_to,
-    truncate,
+    EXACT_RTOL, Factors, Memo, cross, divisors, minor_exceeds_rank, norm2, round_to, truncate,
 };
 use super::{Family, Rule, RuleOptions, Transform, transform};
 use crate::analysis::{ApproxRecord, EG};
 use crate::lang::Node;
 use crate::verify::{GraphBuilder, Rng};
 use egg::Id;
-use ir::{Op, Tensor};
+use ir::{DType, Op, Tensor};
 use std::sync::Arc;
 
 /// Weights smaller than this are left alone.
@@ -128,14 +127,20 @@ fn gather(w: impl Fn(usize) -> f64, b: usize, s: usize, (k, l): (usize, usize), 
     }
 }
 
-/// Whether block (0, 0) of W fits (b, s) exactly (a necessary test: zero where no index links
-/// the blocks, rank at most their number otherwise).
-fn first_block_fits(w: impl Fn(usize) -> f64, b: usize, s: usize) -> bool {
+/// Whether block (0, 0) of W may fit (b, s), a necessary test: exactly (`budget2: None`),
+/// zero where no index links the blocks and of rank at most their number otherwise; or with
+/// its best truncation within `budget2`.
+fn first_block_fits(w: impl Fn(usize) -> f64, b: usize, s: usize, budget2: Option<f64>) -> bool {
     let mut block = vec![0.0; s * s];
     gather(w, b, s, (0, 0), &mut block);
-    match links(b, s, 0, 0).count() {
-        0 => block.iter().all(|&x| x == 0.0),
-        c => !minor_exceeds_rank(&block, s, s, c, MINOR_RTOL),
+    match (links(b, s, 0, 0).count(), budget2) {
+        (0, None) => block.iter().all(|&x| x == 0.0),
+        (0, Some(b2)) => norm2(&block) <= b2,
+        (c, None) => !minor_exceeds_rank(&block, s, s, c, MINOR_RTOL),
+        (c, Some(b2)) => {
+            let f = cross(&block, s, s, c);
+            f.resid2 <= b2 || truncate(&block, s, s, c, &f, TRUNCATE_ITERS).resid2 <= b2
+        }
     }
 }
 
@@ -177,39 +182,43 @@ fn fit(w: &[f64], b: usize, s: usize, budget2: f64, optimal: bool) -> Option<(Ve
 
 /// The cheapest Monarch factorization of W within `tol` (relative Frobenius), checked by
 /// reconstruction from the factors as stored (rounded to W's dtype). Under `approx`, `None`
-/// where W is exactly Monarch (the exact rule handles it).
+/// where W is exactly Monarch (the exact rule handles it). An f32 weight is read in place
+/// until some (b, s) passes the first-block test: most weights never get copied.
 fn analyze(t: &Tensor, approx: Option<f64>) -> Option<MonarchFactors> {
-    // An f32 weight is probed in place first: most weights are ruled out without a copy.
-    if let (None, Some(v), [n, _]) = (approx, t.as_f32(), t.shape()) {
-        let get = |q: usize| v[q] as f64;
-        if *n < MIN_N
-            || !candidates(*n)
-                .into_iter()
-                .any(|(b, s)| first_block_fits(get, b, s))
-        {
-            return None;
-        }
-    }
-    let (n, n2, w) = float_matrix(t)?;
-    if n != n2 || n < MIN_N || n * n > MAX_ELEMS {
+    let &[n, n2] = t.shape() else { return None };
+    if n != n2 || n < MIN_N || n * n > MAX_ELEMS || !matches!(t.dtype(), DType::F32 | DType::F64) {
         return None;
     }
-    let total2 = norm2(&w);
+    let f32s = t.as_f32();
+    let f64s = if f32s.is_none() {
+        t.to_f64_vec()
+    } else {
+        vec![]
+    };
+    let get = |q: usize| f32s.map_or_else(|| f64s[q], |v| v[q] as f64);
+    let total2: f64 = (0..n * n).map(|q| get(q) * get(q)).sum();
     if total2 == 0.0 || !total2.is_finite() {
         return None;
     }
-    let search = |tol: f64, optimal: bool| {
-        let budget2 = tol * tol * total2;
-        candidates(n).into_iter().find_map(|(b, s)| {
-            if optimal && s.div_ceil(b) > MAX_PROJECT_RANK {
-                return None;
-            }
-            let (mut r, mut l) = fit(&w, b, s, budget2, optimal)?;
+    let mut w: Option<Vec<f64>> = None;
+    let mut search = |tol: Option<f64>| {
+        let budget2 = tol.unwrap_or(EXACT_RTOL).powi(2) * total2;
+        let cands: Vec<(usize, usize)> = candidates(n)
+            .into_iter()
+            .filter(|&(b, s)| tol.is_none() || s.div_ceil(b) <= MAX_PROJECT_RANK)
+            .filter(|&(b, s)| first_block_fits(get, b, s, tol.map(|_| budget2)))
+            .collect();
+        if cands.is_empty() {
+            return None;
+        }
+        let w: &[f64] = w.get_or_insert_with(|| t.to_f64_vec());
+        cands.into_iter().find_map(|(b, s)| {
+            let (mut r, mut l) = fit(w, b, s, budget2, tol.is_some())?;
             round_to(t.dtype(), &mut r);
             round_to(t.dtype(), &mut l);
             let err2: f64 = monarch_matrix(&r, &l, b, s)
                 .iter()
-                .zip(&w)
+                .zip(w)
                 .map(|(p, q)| (p - q) * (p - q))
                 .sum();
             if err2 > budget2 {
@@ -232,11 +241,11 @@ fn analyze(t: &Tensor, approx: Option<f64>) -> Option<MonarchFactors> {
             })
         })
     };
-    let exact = search(EXACT_RTOL, false);
+    let exact = search(None);
     match approx {
         None => exact,
         Some(_) if exact.is_some() => None,
-        Some(tol) => search(tol, true),
+        Some(tol) => search(Some(tol)),
     }
 }
 

@@ -1,11 +1,13 @@
 //! Low-rank numerics shared by the structure rules (Kronecker, Monarch): rank-1 fits of a
 //! matrix read one row at a time (the least-squares fit to a pivot row, exact for a rank-1
-//! matrix; power iteration for the top singular pair), rank-`c` factorizations of small dense
-//! blocks (cross approximation with complete pivoting; subspace iteration for the optimal
-//! truncation), and a memo of per-constant analyses.
+//! matrix; power iteration for the top singular pair), the Kronecker rearrangement R(W) and
+//! its O(1) rank-1 probe, rank-`c` factorizations of small dense blocks (cross approximation
+//! with complete pivoting; subspace iteration for the optimal truncation), and a memo of
+//! per-constant analyses.
 //!
 //! Everything is computed in f64; residuals are squared Frobenius norms.
 
+use crate::verify::Rng;
 use ir::{DType, Tensor};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -358,6 +360,131 @@ pub fn truncate(
         return start.clone();
     }
     Factors { us, vs, resid2 }
+}
+
+/// The Van Loan–Pitsianis rearrangement R(W) of W [m1·m2, n1·n2] for one factorization
+/// `[m1, n1, m2, n2]` (W = A ⊗ B exactly when R(W) = vec(A)·vec(B)ᵀ), read row by row: the
+/// rows (i1, j1) for i1 in `i1s`, the columns (i2, j2) for i2 in `i2s` (all of them for R(W)
+/// itself; a subset selects the rearrangement of a row subset of W, a submatrix of R(W)).
+pub struct Rearranged<'a> {
+    w: &'a [f64],
+    d_out: usize,
+    m2: usize,
+    n1: usize,
+    n2: usize,
+    i1s: Vec<usize>,
+    i2s: Vec<usize>,
+}
+
+impl<'a> Rearranged<'a> {
+    pub fn new(w: &'a [f64], d_out: usize, [m1, n1, m2, n2]: [usize; 4]) -> Rearranged<'a> {
+        Rearranged {
+            w,
+            d_out,
+            m2,
+            n1,
+            n2,
+            i1s: (0..m1).collect(),
+            i2s: (0..m2).collect(),
+        }
+    }
+
+    /// About `target` entries of W: every s1-th i1 and s2-th i2, keeping W's row `keep`.
+    pub fn thinned(&self, keep: usize, target: usize) -> Rearranged<'a> {
+        let (m1, m2) = (self.i1s.len(), self.i2s.len());
+        let elems = m1 * m2 * self.d_out;
+        let ratio = elems.div_ceil(target.max(1)).max(1);
+        let s1 = m1.min((ratio as f64).sqrt().ceil() as usize).max(1);
+        let s2 = m2.min(ratio.div_ceil(s1)).max(1);
+        let (k1, k2) = (keep / self.m2, keep % self.m2);
+        Rearranged {
+            i1s: self
+                .i1s
+                .iter()
+                .copied()
+                .filter(|i| i % s1 == k1 % s1)
+                .collect(),
+            i2s: self
+                .i2s
+                .iter()
+                .copied()
+                .filter(|i| i % s2 == k2 % s2)
+                .collect(),
+            ..*self
+        }
+    }
+
+    /// The row holding W's entry (r, c) (its row r must be selected).
+    pub fn row_of(&self, r: usize, c: usize) -> usize {
+        let i1 = r / self.m2;
+        let pos = self.i1s.iter().position(|&i| i == i1).unwrap_or(0);
+        pos * self.n1 + c / self.n2
+    }
+
+    /// The squared norm of the selected rows of W.
+    pub fn norm2(&self) -> f64 {
+        let mut t = 0.0;
+        for &i1 in &self.i1s {
+            for &i2 in &self.i2s {
+                let r = (i1 * self.m2 + i2) * self.d_out;
+                t += norm2(&self.w[r..r + self.d_out]);
+            }
+        }
+        t
+    }
+}
+
+impl Rows for Rearranged<'_> {
+    fn shape(&self) -> (usize, usize) {
+        (self.i1s.len() * self.n1, self.i2s.len() * self.n2)
+    }
+
+    fn row(&self, r: usize, out: &mut [f64]) {
+        let (i1, j1) = (self.i1s[r / self.n1], r % self.n1);
+        for (t, &i2) in self.i2s.iter().enumerate() {
+            let src = (i1 * self.m2 + i2) * self.d_out + j1 * self.n2;
+            out[t * self.n2..(t + 1) * self.n2].copy_from_slice(&self.w[src..src + self.n2]);
+        }
+    }
+}
+
+/// Entries probed per factorization before the exact rank-1 fit.
+const PROBES: usize = 8;
+/// Slack of a probed 2×2 minor, relative to the largest entry squared.
+const PROBE_RTOL: f64 = 1e-4;
+
+/// A necessary test for R(W) (W read through `w`) to have rank one, on a few entries: every 2×2 minor through the
+/// pivot (W's largest entry P, at `at`) vanishes, `R[r,c]·P = R[r,c_P]·R[r_P,c]`, within a
+/// slack far above rounding. Rules most factorizations out in O(1).
+pub fn probe_rank1(
+    w: impl Fn(usize) -> f64,
+    d_out: usize,
+    [m1, n1, m2, n2]: [usize; 4],
+    at: (usize, usize),
+) -> bool {
+    let (i1p, i2p, j1p, j2p) = (at.0 / m2, at.0 % m2, at.1 / n2, at.1 % n2);
+    let get = |i1: usize, i2: usize, j1: usize, j2: usize| w((i1 * m2 + i2) * d_out + j1 * n2 + j2);
+    let p = get(i1p, i2p, j1p, j2p);
+    let mut rng = Rng::new(0x6b72_6f6e);
+    (0..PROBES).all(|_| {
+        let (i1, j1) = (rng.range(0, m1 - 1), rng.range(0, n1 - 1));
+        let (i2, j2) = (rng.range(0, m2 - 1), rng.range(0, n2 - 1));
+        let minor = get(i1, i2, j1, j2) * p - get(i1, i2p, j1, j2p) * get(i1p, i2, j1p, j2);
+        minor.abs() <= PROBE_RTOL * p * p
+    })
+}
+
+/// The position of the largest |entry| (the first one).
+pub fn argmax_abs(n: usize, get: impl Fn(usize) -> f64) -> usize {
+    let (mut big, mut at) = (0.0f64, 0);
+    for k in 0..n {
+        let v = get(k).abs();
+        if v > big {
+            big = v;
+            at = k;
+        }
+    }
+    at
 }
 
 /// Results of an analysis per constant tensor (by identity: the e-graph's constants are shared

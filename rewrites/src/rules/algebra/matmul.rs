@@ -2,12 +2,12 @@
 //! the transpose of a product.
 
 use super::{
-    bound, cond_pattern, dims3, is_float, is_scalar, random_shape, resolve_perm, rust_rule,
-    same_ty, swap_last_two,
+    bound, cond_pattern, dims3, is_scalar, random_shape, resolve_perm, rust_rule, same_ty,
+    swap_last_two, wide_float,
 };
 use crate::analysis::EG;
 use crate::rules::build::{binary, children_of, matmul, ops, transpose};
-use crate::rules::{Family, Rule, pattern};
+use crate::rules::{Family, Rule};
 use crate::verify::{GraphBuilder, Rng};
 use egg::{Id, Subst};
 use ir::Op;
@@ -21,10 +21,11 @@ pub(super) fn rules() -> Vec<Rule> {
             family: Family::Algebra,
             explosive: true,
             approx: false,
-            rewrite: pattern(
+            rewrite: cond_pattern(
                 "matmul-assoc-right",
                 "(MatMul (MatMul ?a ?b) ?c)",
                 "(MatMul ?a (MatMul ?b ?c))",
+                wide_operands,
             ),
             instance: chain_instance,
         },
@@ -34,10 +35,11 @@ pub(super) fn rules() -> Vec<Rule> {
             family: Family::Algebra,
             explosive: true,
             approx: false,
-            rewrite: pattern(
+            rewrite: cond_pattern(
                 "matmul-assoc-left",
                 "(MatMul ?a (MatMul ?b ?c))",
                 "(MatMul (MatMul ?a ?b) ?c)",
+                wide_operands,
             ),
             instance: chain_instance_right,
         },
@@ -164,6 +166,11 @@ pub(super) fn rules() -> Vec<Rule> {
 
 // ---- association ----
 
+/// Reassociation is kept to f32/f64 (see [`wide_float`]).
+fn wide_operands(egraph: &EG, s: &Subst) -> bool {
+    wide_float(egraph, bound(s, "?a"))
+}
+
 fn chain_dims(rng: &mut Rng) -> [usize; 4] {
     [
         rng.range(1, 9),
@@ -201,7 +208,7 @@ fn chain_instance_right(rng: &mut Rng) -> ir::Graph {
 /// and B (a row against a matrix, say) `X·(A+B)` and `X·A + X·B` differ.
 fn terms_alike(egraph: &EG, s: &Subst) -> bool {
     let (a, b) = (bound(s, "?a"), bound(s, "?b"));
-    is_float(egraph, a) && same_ty(egraph, a, b)
+    wide_float(egraph, a) && same_ty(egraph, a, b)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -282,7 +289,7 @@ fn matmuls(egraph: &EG, class: Id) -> Vec<(Id, Id)> {
 
 /// Matches `[s, a, b]` for `(s·a)·b`.
 fn hoist_left_search(egraph: &EG, class: Id) -> Vec<Vec<Id>> {
-    if !is_float(egraph, class) {
+    if !wide_float(egraph, class) {
         return vec![];
     }
     let mut out = Vec::new();
@@ -296,7 +303,7 @@ fn hoist_left_search(egraph: &EG, class: Id) -> Vec<Vec<Id>> {
 
 /// Matches `[s, a, b]` for `a·(s·b)`.
 fn hoist_right_search(egraph: &EG, class: Id) -> Vec<Vec<Id>> {
-    if !is_float(egraph, class) {
+    if !wide_float(egraph, class) {
         return vec![];
     }
     let mut out = Vec::new();
@@ -392,7 +399,7 @@ fn rank(egraph: &EG, c: Id) -> Option<usize> {
 
 /// Both operands of a product have rank >= 2 (no 1-D promotion) and a float dtype.
 fn matrix_operands(egraph: &EG, a: Id, b: Id) -> bool {
-    is_float(egraph, a)
+    wide_float(egraph, a)
         && rank(egraph, a).is_some_and(|r| r >= 2)
         && rank(egraph, b).is_some_and(|r| r >= 2)
 }
