@@ -162,8 +162,8 @@ fn apply_cost(m1: usize, n1: usize, m2: usize, n2: usize) -> usize {
     (m1 * m2 * n2 + n1 * m1 * n2).min(n1 * m1 * m2 + n1 * m2 * n2)
 }
 
-/// `MatMul(x, K)` with K in exporter form ⇒ `Reshape(Aᵀ · (Reshape(x) · B))` (or the other
-/// order, whichever is cheaper), batch dims of x kept.
+/// `MatMul(x, K)` with K in exporter form ⇒ `Reshape(Aᵀ · (Reshape(x) · B))` and the other
+/// order (extraction keeps the cheaper one), batch dims of x kept.
 struct KronApply;
 
 impl Transform for KronApply {
@@ -213,7 +213,9 @@ impl Transform for KronApply {
         // Both products are plain 2-D GEMMs over all rows at once (a broadcast batched matmul
         // of many tiny products runs far slower in ONNX runtimes); the transposes between them
         // move the contracted index last.
-        let y = if m1 * m2 * n2 + n1 * m1 * n2 <= n1 * m1 * m2 + n1 * m2 * n2 {
+        // Both orders go into the e-graph: they differ in FLOPs and in the bytes their
+        // transposes move, which the target's cost weighs.
+        let xb_first = {
             // (X·B) first: [rows·m1, m2]·B → [rows, m1, n2] → [rows·n2, m1]·A → [rows, n2, n1].
             let xr = reshape(egraph, x, &[rows * m1, m2]);
             let xb = matmul(egraph, xr, b2);
@@ -223,7 +225,8 @@ impl Transform for KronApply {
             let y = matmul(egraph, xb, a2);
             let y = reshape(egraph, y, &[rows, n2, n1]);
             transpose(egraph, y, vec![0, 2, 1])
-        } else {
+        };
+        let ax_first = {
             // (Aᵀ·X) first: [rows, m1, m2] → [rows·m2, m1]·A → [rows, m2, n1] → [rows·n1, m2]·B.
             let xr = reshape(egraph, x, &[rows, m1, m2]);
             let xt = transpose(egraph, xr, vec![0, 2, 1]);
@@ -234,8 +237,10 @@ impl Transform for KronApply {
             let xa = reshape(egraph, xa, &[rows * n1, m2]);
             matmul(egraph, xa, b2)
         };
-        let out = reshape(egraph, y, &[batch, &[n1 * n2]].concat());
-        vec![(class, out)]
+        let shape = [batch, &[n1 * n2]].concat();
+        let first = reshape(egraph, xb_first, &shape);
+        let second = reshape(egraph, ax_first, &shape);
+        vec![(class, first), (class, second)]
     }
 }
 
