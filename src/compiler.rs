@@ -178,7 +178,11 @@ impl Compiler {
         match rewrites::optimize(graph, &opts) {
             Ok((g, report)) => {
                 let ms = start.elapsed().as_secs_f64() * 1e3;
-                let g = if report.kept_original { graph.clone() } else { Arc::new(g) };
+                let g = if report.kept_original {
+                    graph.clone()
+                } else {
+                    Arc::new(g)
+                };
                 (g, Some(RewriteOutcome::Optimized { report, ms }))
             }
             Err(e) => (graph.clone(), Some(RewriteOutcome::Skipped(e.to_string()))),
@@ -189,7 +193,10 @@ impl Compiler {
 /// What `-O2`'s graph optimization did.
 #[derive(Clone, Debug)]
 pub enum RewriteOutcome {
-    Optimized { report: rewrites::Report, ms: f64 },
+    Optimized {
+        report: rewrites::Report,
+        ms: f64,
+    },
     /// The graph runs as imported, for the reason given.
     Skipped(String),
 }

@@ -445,7 +445,13 @@ fn optimize_and_verify_rules_fail_cleanly() {
         &tenfold(&["optimize", MODEL, "--approx", "2"]),
         "--approx must be a relative error between 0 and 1",
     );
-    let out = tenfold(&["verify-rules", "--filter", "matmul-assoc", "--instances", "3"]);
+    let out = tenfold(&[
+        "verify-rules",
+        "--filter",
+        "matmul-assoc",
+        "--instances",
+        "3",
+    ]);
     assert_ok(&out);
     assert!(out.stdout.contains("matmul-assoc-right"), "{}", out.stdout);
     assert!(out.stdout.contains("0 failed"), "{}", out.stdout);

@@ -23,10 +23,9 @@ pub fn build(graph: &Graph) -> Result<(EG, Interface), RewriteError> {
     let mut inputs = Vec::with_capacity(graph.inputs.len());
     for &i in &graph.inputs {
         let v = graph.value(i);
-        let ty = v
-            .ty
-            .clone()
-            .ok_or_else(|| RewriteError::Untyped(graph.value_label(i)))?;
+        let ty =
+            v.ty.clone()
+                .ok_or_else(|| RewriteError::Untyped(graph.value_label(i)))?;
         inputs.push((v.name.clone(), ty));
     }
     let analysis = TensorAnalysis {

@@ -2,8 +2,12 @@
 //! roofline model from a [`TargetDesc`] (FLOPs against peak compute, bytes against memory
 //! bandwidth, plus a fixed cost per kernel). A learned model implements the same trait.
 
+use ir::op::BinaryOp;
 use ir::shape::{Dim, concrete};
 use ir::{Op, TensorType};
+
+/// Extra cost of a division over a multiply, in FLOPs per element.
+const DIV_EXTRA: f64 = 4.0;
 
 /// Symbolic dims (batch, sequence) are costed at this size: the decisions rules offer (matrix
 /// chain order, factoring a weight) depend on the static dims far more than on this guess.
@@ -117,6 +121,12 @@ impl CostModel for Roofline {
         let flops = flops_of(op, inputs, outputs);
         let bytes: f64 = inputs.iter().flatten().map(|t| bytes_of(t)).sum::<f64>()
             + outputs.iter().map(bytes_of).sum::<f64>();
-        (flops / t.peak_flops).max(bytes / t.bandwidth) + t.kernel_overhead
+        let mut cost = (flops / t.peak_flops).max(bytes / t.bandwidth) + t.kernel_overhead;
+        if matches!(op, Op::Binary(BinaryOp::Div)) {
+            // Division issues at a fraction of a multiply's rate: among equal memory-bound
+            // elementwise ops, a multiply by the reciprocal is the cheaper.
+            cost += flops * DIV_EXTRA / t.peak_flops;
+        }
+        cost
     }
 }

@@ -204,9 +204,8 @@ pub fn emit(
             v
         } else {
             let node_name = e.fresh("Identity");
-            let n = e
-                .g
-                .add_node(node_name, Op::Identity, vec![Some(v)], vec![name.clone()]);
+            let n =
+                e.g.add_node(node_name, Op::Identity, vec![Some(v)], vec![name.clone()]);
             e.g.node(n).outputs[0]
         };
         e.g.outputs.push(out);

@@ -92,11 +92,7 @@ pub fn graph_cost(g: &Graph, model: &dyn CostModel) -> (f64, f64, f64) {
         .collect();
     let (mut flops, mut bytes, mut cost) = (0.0, 0.0, 0.0);
     for node in &g.nodes {
-        let folded = node
-            .inputs
-            .iter()
-            .flatten()
-            .all(|v| weight_only[v.index()]);
+        let folded = node.inputs.iter().flatten().all(|v| weight_only[v.index()]);
         for o in &node.outputs {
             weight_only[o.index()] = folded;
         }

@@ -218,7 +218,12 @@ pub fn verify_rule(rule: &Rule, seed: u64, instances: usize) -> RuleCheck {
 
 type ClassValue = Option<Arc<Vec<Option<Tensor>>>>;
 
-fn eval_node(egraph: &EG, node: &Node, values: &HashMap<Id, ClassValue>, feeds: &[Tensor]) -> Result<Option<Vec<Option<Tensor>>>, String> {
+fn eval_node(
+    egraph: &EG,
+    node: &Node,
+    values: &HashMap<Id, ClassValue>,
+    feeds: &[Tensor],
+) -> Result<Option<Vec<Option<Tensor>>>, String> {
     let child = |c: Id| values.get(&egraph.find(c)).cloned().flatten();
     Ok(Some(match node {
         Node::Input(i) => vec![Some(feeds[*i as usize].clone())],
@@ -251,12 +256,13 @@ pub fn rel_err(a: &Tensor, b: &Tensor) -> f64 {
     }
     let (x, y) = (a.to_f64_vec(), b.to_f64_vec());
     let scale = y.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-30);
-    let diff = x
-        .iter()
-        .zip(&y)
-        .fold(0.0f64, |m, (p, q)| {
-            if p.is_nan() && q.is_nan() { m } else { m.max((p - q).abs()) }
-        });
+    let diff = x.iter().zip(&y).fold(0.0f64, |m, (p, q)| {
+        if p.is_nan() && q.is_nan() {
+            m
+        } else {
+            m.max((p - q).abs())
+        }
+    });
     diff / scale
 }
 
@@ -285,9 +291,13 @@ pub fn check_egraph(egraph: &EG, feeds: &[Tensor]) -> Result<(usize, f64), Strin
     let mut checked = 0;
     let mut worst = 0.0f64;
     for class in egraph.classes() {
-        let Some(Some(expect)) = values.get(&class.id) else { continue };
+        let Some(Some(expect)) = values.get(&class.id) else {
+            continue;
+        };
         for n in &class.nodes {
-            let Some(got) = eval_node(egraph, n, &values, feeds)? else { continue };
+            let Some(got) = eval_node(egraph, n, &values, feeds)? else {
+                continue;
+            };
             checked += 1;
             for (g, e) in got.iter().zip(expect.iter()) {
                 if let (Some(g), Some(e)) = (g, e) {

@@ -42,7 +42,10 @@ fn matrix_chain_with_thin_vector_multiplies_right_to_left() {
     let y = b.op(Op::MatMul, &[am, v]);
     let g = b.finish(&[y]);
     let (opt, report) = optimize(&g, &Options::default()).expect("optimizes");
-    assert!(report.flops_before / report.flops_after > 100.0, "{report:?}");
+    assert!(
+        report.flops_before / report.flops_after > 100.0,
+        "{report:?}"
+    );
     assert_eq!(count(&opt, |o| matches!(o, Op::MatMul)), 2);
     let err = compare(&g, &opt, 1);
     assert!(err < 1e-4, "relative error {err}");
@@ -94,7 +97,11 @@ fn output_names_and_inputs_survive_and_a_passthrough_output_works() {
     g.outputs.push(x);
     g.value_mut(y).name = "y0".into();
     let (opt, _) = optimize(&g, &Options::default()).expect("optimizes");
-    let names: Vec<&str> = opt.outputs.iter().map(|&o| opt.value(o).name.as_str()).collect();
+    let names: Vec<&str> = opt
+        .outputs
+        .iter()
+        .map(|&o| opt.value(o).name.as_str())
+        .collect();
     assert_eq!(names, ["y0", "x_in"]);
     assert_eq!(opt.value(opt.inputs[0]).name, "x_in");
     assert!(compare(&g, &opt, 3) == 0.0);

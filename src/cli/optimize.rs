@@ -97,14 +97,18 @@ pub fn optimize(args: &OptimizeArgs) -> Result<Report, Error> {
             nodes: args.node_limit,
             time: Duration::from_secs_f64(args.time_limit),
         },
-        rules: RuleOptions { approx: args.approx },
+        rules: RuleOptions {
+            approx: args.approx,
+        },
     };
     let started = Instant::now();
-    let (graph, report) = rewrites::optimize(model.graph(), &opts).map_err(|e| {
-        Error::Invalid(format!("{}: cannot optimize: {e}", args.model.display()))
-    })?;
+    let (graph, report) = rewrites::optimize(model.graph(), &opts)
+        .map_err(|e| Error::Invalid(format!("{}: cannot optimize: {e}", args.model.display())))?;
     let time_ms = started.elapsed().as_secs_f64() * 1e3;
-    let out = args.output.clone().unwrap_or_else(|| default_output(&args.model));
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| default_output(&args.model));
     let bytes = ir::onnx::export_model(&graph)
         .map_err(|e| Error::Invalid(format!("{}: cannot write ONNX: {e}", out.display())))?;
     write_atomic(&out, &bytes)?;

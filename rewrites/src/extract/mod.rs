@@ -36,8 +36,7 @@ pub fn node_cost(egraph: &EG, node: &Node, model: &dyn CostModel) -> f64 {
             if ch.iter().all(|&c| egraph[c].data.weight_only) {
                 return FOLDED;
             }
-            let ins: Vec<Option<&TensorType>> =
-                ch.iter().map(|&c| egraph[c].data.ty()).collect();
+            let ins: Vec<Option<&TensorType>> = ch.iter().map(|&c| egraph[c].data.ty()).collect();
             let class = egraph.lookup(node.clone());
             let outs: Vec<TensorType> = match class {
                 Some(c) => egraph[c]
@@ -89,11 +88,7 @@ fn merge_into(acc: &mut CostSet, other: &CostSet) {
 }
 
 /// Extracts the cheapest acyclic program for `roots`.
-pub fn extract(
-    egraph: &EG,
-    roots: &[Id],
-    model: &dyn CostModel,
-) -> Result<Extraction, String> {
+pub fn extract(egraph: &EG, roots: &[Id], model: &dyn CostModel) -> Result<Extraction, String> {
     let mut ids: Vec<Id> = egraph.classes().map(|c| c.id).collect();
     ids.sort();
     let own: HashMap<(Id, usize), f64> = ids
@@ -285,7 +280,10 @@ impl Extraction {
                 }
                 mark.insert(c, Mark::Open);
                 stack.push((c, true));
-                let n = self.choice.get(&c).ok_or("a reachable class has no choice")?;
+                let n = self
+                    .choice
+                    .get(&c)
+                    .ok_or("a reachable class has no choice")?;
                 for &ch in n.children() {
                     let ch = egraph.find(ch);
                     match mark.get(&ch) {

@@ -200,4 +200,3 @@ pub fn truncated_svd(a: &[f64], m: usize, n: usize) -> Option<Svd> {
         gram: g,
     })
 }
-

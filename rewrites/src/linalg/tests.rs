@@ -52,7 +52,11 @@ fn truncated_svd_recovers_singular_values_and_errors() {
     let a = with_spectrum(&mut rng, m, n, &s);
     let svd = truncated_svd(&a, m, n).expect("svd");
     for (k, &want) in s.iter().enumerate() {
-        assert!((svd.s[k] - want).abs() < 1e-8, "σ{k}: {} vs {want}", svd.s[k]);
+        assert!(
+            (svd.s[k] - want).abs() < 1e-8,
+            "σ{k}: {} vs {want}",
+            svd.s[k]
+        );
     }
     let total: f64 = s.iter().map(|x| x * x).sum();
     let tail: f64 = s[3..].iter().map(|x| x * x).sum();
@@ -66,5 +70,8 @@ fn truncated_svd_recovers_singular_values_and_errors() {
 fn symmetric_eigenvalues_of_a_known_matrix() {
     // [[2, 1], [1, 2]] has eigenvalues 3 and 1.
     let ev = sym_eigenvalues(vec![2.0, 1.0, 1.0, 2.0], 2);
-    assert!((ev[0] - 3.0).abs() < 1e-12 && (ev[1] - 1.0).abs() < 1e-12, "{ev:?}");
+    assert!(
+        (ev[0] - 3.0).abs() < 1e-12 && (ev[1] - 1.0).abs() < 1e-12,
+        "{ev:?}"
+    );
 }

@@ -38,13 +38,17 @@ fn readers(egraph: &EG, x: Id) -> Vec<(Id, Id, usize)> {
     let xinfo = &egraph[x].data;
     let Some(xty) = xinfo.ty() else { return out };
     for pid in egraph[x].parents() {
-        let Node::Op(k, ch) = egraph.id_to_node(pid) else { continue };
+        let Node::Op(k, ch) = egraph.id_to_node(pid) else {
+            continue;
+        };
         if !matches!(k.op(), Op::MatMul) || ch.len() != 2 || egraph.find(ch[0]) != x {
             continue;
         }
         let w = egraph.find(ch[1]);
         let winfo = &egraph[w].data;
-        let (Some(wty), Some(ws)) = (winfo.ty(), winfo.shape()) else { continue };
+        let (Some(wty), Some(ws)) = (winfo.ty(), winfo.shape()) else {
+            continue;
+        };
         if !winfo.weight_only || ws.len() != 2 || wty.dtype != xty.dtype {
             continue;
         }
