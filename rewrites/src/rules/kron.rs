@@ -211,31 +211,32 @@ impl Transform for KronApply {
             reshape(egraph, b, &[m2, n2])
         };
         // Both products are plain 2-D GEMMs over all rows at once (a broadcast batched matmul
-        // of many tiny products runs far slower in ONNX runtimes); the transposes between them
-        // move the contracted index last.
+        // of many tiny products runs far slower in ONNX runtimes). The transposes between them
+        // keep the innermost axis in place: they move whole contiguous rows, never elements.
+        let at = transpose(egraph, a2, vec![1, 0]);
         // Both orders go into the e-graph: they differ in FLOPs and in the bytes their
         // transposes move, which the target's cost weighs.
         let xb_first = {
-            // (X·B) first: [rows·m1, m2]·B → [rows, m1, n2] → [rows·n2, m1]·A → [rows, n2, n1].
+            // [rows·m1, m2]·B → [rows, m1, n2] → [m1, rows·n2]; Aᵀ· → [n1, rows, n2] → [rows, n1, n2].
             let xr = reshape(egraph, x, &[rows * m1, m2]);
-            let xb = matmul(egraph, xr, b2);
-            let xb = reshape(egraph, xb, &[rows, m1, n2]);
-            let xb = transpose(egraph, xb, vec![0, 2, 1]);
-            let xb = reshape(egraph, xb, &[rows * n2, m1]);
-            let y = matmul(egraph, xb, a2);
-            let y = reshape(egraph, y, &[rows, n2, n1]);
-            transpose(egraph, y, vec![0, 2, 1])
+            let t = matmul(egraph, xr, b2);
+            let t = reshape(egraph, t, &[rows, m1, n2]);
+            let t = transpose(egraph, t, vec![1, 0, 2]);
+            let t = reshape(egraph, t, &[m1, rows * n2]);
+            let y = matmul(egraph, at, t);
+            let y = reshape(egraph, y, &[n1, rows, n2]);
+            transpose(egraph, y, vec![1, 0, 2])
         };
         let ax_first = {
-            // (Aᵀ·X) first: [rows, m1, m2] → [rows·m2, m1]·A → [rows, m2, n1] → [rows·n1, m2]·B.
+            // [rows, m1, m2] → [m1, rows·m2]; Aᵀ· → [n1, rows, m2] → [rows·n1, m2]·B.
             let xr = reshape(egraph, x, &[rows, m1, m2]);
-            let xt = transpose(egraph, xr, vec![0, 2, 1]);
-            let xt = reshape(egraph, xt, &[rows * m2, m1]);
-            let xa = matmul(egraph, xt, a2);
-            let xa = reshape(egraph, xa, &[rows, m2, n1]);
-            let xa = transpose(egraph, xa, vec![0, 2, 1]);
-            let xa = reshape(egraph, xa, &[rows * n1, m2]);
-            matmul(egraph, xa, b2)
+            let t = transpose(egraph, xr, vec![1, 0, 2]);
+            let t = reshape(egraph, t, &[m1, rows * m2]);
+            let t = matmul(egraph, at, t);
+            let t = reshape(egraph, t, &[n1, rows, m2]);
+            let t = transpose(egraph, t, vec![1, 0, 2]);
+            let t = reshape(egraph, t, &[rows * n1, m2]);
+            matmul(egraph, t, b2)
         };
         let shape = [batch, &[n1 * n2]].concat();
         let first = reshape(egraph, xb_first, &shape);
