@@ -19,11 +19,21 @@ pub struct ConstPool {
     by_content: HashMap<u64, Vec<ConstId>>,
 }
 
+/// Elements a content hash reads: large weights are hashed on an even sample (equality is
+/// decided by a full comparison), so interning a 64 MB weight does not copy it.
+const HASH_SAMPLE: usize = 4096;
+
 fn content_hash(t: &Tensor) -> u64 {
     let mut h = DefaultHasher::new();
     t.dtype().hash(&mut h);
     t.shape().hash(&mut h);
-    t.data().to_le_bytes().hash(&mut h);
+    let n = t.len();
+    if n <= HASH_SAMPLE {
+        t.data().to_le_bytes().hash(&mut h);
+    } else {
+        let picks: Vec<usize> = (0..HASH_SAMPLE).map(|k| k * n / HASH_SAMPLE).collect();
+        t.data().gather(&picks).to_le_bytes().hash(&mut h);
+    }
     h.finish()
 }
 
