@@ -308,3 +308,44 @@ pub fn check_egraph(egraph: &EG, feeds: &[Tensor]) -> Result<(usize, f64), Strin
     }
     Ok((checked, worst))
 }
+
+/// Runs two graphs with the same interface on the same feeds (in input order) and returns the
+/// largest relative error of `b`'s outputs against `a`'s. Fails when either does not run, the
+/// outputs differ in names or number, or an output of `a` is not finite (NaN would compare
+/// equal and prove nothing).
+pub fn compare_graphs_on(a: &Graph, b: &Graph, feeds: Vec<Tensor>) -> Result<f64, String> {
+    let named: HashMap<String, Tensor> = a
+        .inputs
+        .iter()
+        .zip(feeds)
+        .map(|(&i, t)| (a.value(i).name.clone(), t))
+        .collect();
+    let ra = ir::interp::run(a, &named).map_err(|e| format!("the original fails: {e}"))?;
+    let rb = ir::interp::run(b, &named).map_err(|e| format!("the rewritten fails: {e}"))?;
+    if ra.len() != rb.len() {
+        return Err(format!("{} outputs against {}", ra.len(), rb.len()));
+    }
+    let mut worst = 0.0f64;
+    for ((na, ta), (nb, tb)) in ra.iter().zip(&rb) {
+        if na != nb {
+            return Err(format!("output '{na}' is now named '{nb}'"));
+        }
+        if ta.to_f64_vec().iter().any(|v| !v.is_finite()) {
+            return Err(format!("output '{na}' is not finite"));
+        }
+        worst = worst.max(rel_err(tb, ta));
+    }
+    Ok(worst)
+}
+
+/// [`compare_graphs_on`] with seeded random feeds of the graphs' static input shapes.
+pub fn compare_graphs(a: &Graph, b: &Graph, seed: u64) -> Result<f64, String> {
+    let mut rng = Rng::new(seed);
+    let feeds = random_feeds(&mut rng, a).ok_or("inputs need static shapes")?;
+    compare_graphs_on(a, b, feeds)
+}
+
+/// How many nodes of `g` have an op satisfying `pred`.
+pub fn count_ops(g: &Graph, pred: impl Fn(&Op) -> bool) -> usize {
+    g.nodes.iter().filter(|n| pred(&n.op)).count()
+}

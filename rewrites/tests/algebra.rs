@@ -6,47 +6,22 @@
 use ir::op::{BinaryOp, GemmAttrs};
 use ir::{DType, Graph, Op, Tensor};
 use rewrites::cost::{CostModel, Roofline, TargetDesc};
-use rewrites::verify::{GraphBuilder, Rng, random_feeds, rel_err};
+use rewrites::verify::{GraphBuilder, Rng};
 use rewrites::{Options, Report, optimize, optimize_with};
-use std::collections::HashMap;
 use std::time::Instant;
 
 /// Runs both graphs on the same inputs; returns the largest relative error.
 fn compare_on(a: &Graph, b: &Graph, feeds: Vec<Tensor>) -> f64 {
-    let named: HashMap<String, Tensor> = a
-        .inputs
-        .iter()
-        .zip(feeds)
-        .map(|(&i, t)| (a.value(i).name.clone(), t))
-        .collect();
-    let ra = ir::interp::run(a, &named).expect("original runs");
-    let rb = ir::interp::run(b, &named).expect("optimized runs");
-    assert_eq!(ra.len(), rb.len());
-    for (name, t) in &ra {
-        // NaN compares equal to NaN in `rel_err`: make sure there is something to compare.
-        assert!(
-            t.to_f64_vec().iter().all(|v| v.is_finite()),
-            "output {name} is not finite"
-        );
-    }
-    ra.iter()
-        .zip(&rb)
-        .map(|((na, ta), (nb, tb))| {
-            assert_eq!(na, nb, "output names are kept");
-            rel_err(tb, ta)
-        })
-        .fold(0.0, f64::max)
+    rewrites::verify::compare_graphs_on(a, b, feeds).expect("both graphs run alike")
 }
 
 /// Runs both graphs on the same random inputs; returns the largest relative error.
 fn compare(a: &Graph, b: &Graph, seed: u64) -> f64 {
-    let mut rng = Rng::new(seed);
-    let feeds = random_feeds(&mut rng, a).expect("static inputs");
-    compare_on(a, b, feeds)
+    rewrites::verify::compare_graphs(a, b, seed).expect("both graphs run alike")
 }
 
 fn count(g: &Graph, pred: impl Fn(&Op) -> bool) -> usize {
-    g.nodes.iter().filter(|n| pred(&n.op)).count()
+    rewrites::verify::count_ops(g, pred)
 }
 
 fn fired(report: &Report, rule: &str) -> usize {

@@ -5,31 +5,13 @@
 use ir::{DType, Graph, Op, Source, Tensor, TensorType};
 use rewrites::linalg;
 use rewrites::rules::RuleOptions;
-use rewrites::verify::{GraphBuilder, Rng, random_feeds, rel_err, verify_rule};
+use rewrites::verify::{GraphBuilder, Rng, verify_rule};
 use rewrites::{CostModel, Options, full_catalog, optimize, optimize_with};
-use std::collections::HashMap;
 use std::time::Instant;
 
 /// Runs both graphs on the same random inputs; returns the largest relative error.
 fn compare(a: &Graph, b: &Graph, seed: u64) -> f64 {
-    let mut rng = Rng::new(seed);
-    let feeds = random_feeds(&mut rng, a).expect("static inputs");
-    let named: HashMap<String, Tensor> = a
-        .inputs
-        .iter()
-        .zip(feeds)
-        .map(|(&i, t)| (a.value(i).name.clone(), t))
-        .collect();
-    let ra = ir::interp::run(a, &named).expect("original runs");
-    let rb = ir::interp::run(b, &named).expect("optimized runs");
-    assert_eq!(ra.len(), rb.len());
-    ra.iter()
-        .zip(&rb)
-        .map(|((na, ta), (nb, tb))| {
-            assert_eq!(na, nb, "output names are kept");
-            rel_err(tb, ta)
-        })
-        .fold(0.0, f64::max)
+    rewrites::verify::compare_graphs(a, b, seed).expect("both graphs run alike")
 }
 
 /// `U·V` for random normal `U` [m×r], `V` [r×n].

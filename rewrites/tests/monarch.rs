@@ -4,35 +4,17 @@
 
 use ir::{DType, Graph, Op, Tensor, TensorType};
 use rewrites::rules::monarch::monarch_matrix;
-use rewrites::verify::{GraphBuilder, Rng, random_feeds, random_tensor, rel_err};
+use rewrites::verify::{GraphBuilder, Rng, random_tensor};
 use rewrites::{CostModel, Options, Report, optimize, optimize_with};
-use std::collections::HashMap;
 use std::time::Instant;
 
 /// Runs both graphs on the same random inputs; returns the largest relative error.
 fn compare(a: &Graph, b: &Graph, seed: u64) -> f64 {
-    let mut rng = Rng::new(seed);
-    let feeds = random_feeds(&mut rng, a).expect("static inputs");
-    let named: HashMap<String, Tensor> = a
-        .inputs
-        .iter()
-        .zip(feeds)
-        .map(|(&i, t)| (a.value(i).name.clone(), t))
-        .collect();
-    let ra = ir::interp::run(a, &named).expect("original runs");
-    let rb = ir::interp::run(b, &named).expect("optimized runs");
-    assert_eq!(ra.len(), rb.len());
-    ra.iter()
-        .zip(&rb)
-        .map(|((na, ta), (nb, tb))| {
-            assert_eq!(na, nb, "output names are kept");
-            rel_err(tb, ta)
-        })
-        .fold(0.0, f64::max)
+    rewrites::verify::compare_graphs(a, b, seed).expect("both graphs run alike")
 }
 
 fn count(g: &Graph, pred: impl Fn(&Op) -> bool) -> usize {
-    g.nodes.iter().filter(|n| pred(&n.op)).count()
+    rewrites::verify::count_ops(g, pred)
 }
 
 /// `x [rows, n] · W` with W = monarch(I; R, L) + relative noise, n = b·s.

@@ -2,34 +2,16 @@
 //! the input graph's through the interpreter.
 
 use ir::{Graph, Op};
-use rewrites::verify::{GraphBuilder, Rng, random_feeds, rel_err};
+use rewrites::verify::{GraphBuilder, Rng};
 use rewrites::{Options, optimize};
-use std::collections::HashMap;
 
 /// Runs both graphs on the same random inputs; returns the largest relative error.
-pub fn compare(a: &Graph, b: &Graph, seed: u64) -> f64 {
-    let mut rng = Rng::new(seed);
-    let feeds = random_feeds(&mut rng, a).expect("static inputs");
-    let named: HashMap<String, ir::Tensor> = a
-        .inputs
-        .iter()
-        .zip(feeds)
-        .map(|(&i, t)| (a.value(i).name.clone(), t))
-        .collect();
-    let ra = ir::interp::run(a, &named).expect("original runs");
-    let rb = ir::interp::run(b, &named).expect("optimized runs");
-    assert_eq!(ra.len(), rb.len());
-    ra.iter()
-        .zip(&rb)
-        .map(|((na, ta), (nb, tb))| {
-            assert_eq!(na, nb, "output names are kept");
-            rel_err(tb, ta)
-        })
-        .fold(0.0, f64::max)
+fn compare(a: &Graph, b: &Graph, seed: u64) -> f64 {
+    rewrites::verify::compare_graphs(a, b, seed).expect("both graphs run alike")
 }
 
 fn count(g: &Graph, pred: impl Fn(&Op) -> bool) -> usize {
-    g.nodes.iter().filter(|n| pred(&n.op)).count()
+    rewrites::verify::count_ops(g, pred)
 }
 
 #[test]
