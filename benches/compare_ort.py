@@ -52,7 +52,7 @@ RTOL, ATOL = 1e-4, 1e-5
 
 
 class TenfoldError(Exception):
-    """A tenfold command failed; the message is its last `error:` line."""
+    """A tenfold command failed or broke its output contract; the message says how."""
 
 
 def tenfold(exe, *args):
@@ -64,8 +64,16 @@ def tenfold(exe, *args):
     return p.stdout
 
 
-def last_json_line(stdout):
-    return json.loads(stdout.strip().splitlines()[-1])
+def last_json_line(stdout, what="tenfold"):
+    """The JSON object on the last line of a command's stdout."""
+    lines = stdout.strip().splitlines()
+    try:
+        obj = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise TenfoldError(f"{what}: the last line of stdout is not JSON") from None
+    if not isinstance(obj, dict):
+        raise TenfoldError(f"{what}: the last line of stdout is not a JSON object")
+    return obj
 
 
 def resolve_models(names):
@@ -138,14 +146,20 @@ def compare_outputs(exe, model, inputs, threads, ort_names, ort_outputs):
                 "--threads", str(threads))
         with np.load(out_path) as z:
             got = {k: z[k] for k in z.files}
+    return compare_arrays(ort_names, ort_outputs, got, RTOL, ATOL)
+
+
+def compare_arrays(names, want_list, have_by_name, rtol, atol):
+    """(passes, max rel err, note) of outputs `have_by_name` against `want_list` (in `names` order):
+    float outputs within |have - want| <= atol + rtol * |want|, others equal."""
     ok, worst, notes = True, 0.0, []
-    for name, want in zip(ort_names, ort_outputs):
+    for name, want in zip(names, want_list):
         want = np.asarray(want)
-        if name not in got:
+        if name not in have_by_name:
             ok = False
             notes.append(f"{name}: missing")
             continue
-        have = got[name]
+        have = np.asarray(have_by_name[name])
         if have.shape != want.shape:
             ok = False
             notes.append(f"{name}: shape {list(have.shape)} != {list(want.shape)}")
@@ -156,12 +170,12 @@ def compare_outputs(exe, model, inputs, threads, ort_names, ort_outputs):
                 notes.append(f"{name}: values differ")
             continue
         have64, want64 = have.astype(np.float64), want.astype(np.float64)
-        if not np.allclose(have64, want64, rtol=RTOL, atol=ATOL, equal_nan=True):
+        if not np.allclose(have64, want64, rtol=rtol, atol=atol, equal_nan=True):
             ok = False
-            notes.append(f"{name}: not within rtol {RTOL:g} atol {ATOL:g}")
+            notes.append(f"{name}: not within rtol {rtol:g} atol {atol:g}")
         both_nan = np.isnan(have64) & np.isnan(want64)
         with np.errstate(invalid="ignore"):
-            err = np.abs(have64 - want64) / np.maximum(np.abs(want64), ATOL / RTOL)
+            err = np.abs(have64 - want64) / np.maximum(np.abs(want64), atol / rtol)
         err = np.where(both_nan, 0.0, err)
         if err.size:
             # A NaN on one side only is an infinite error.

@@ -64,7 +64,6 @@ import os
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -74,6 +73,8 @@ import onnxruntime as ort
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import structured_models  # noqa: E402  (benches/structured_models.py, through the path above)
+from compare_ort import (  # noqa: E402  (the shared tenfold runner and output check)
+    TenfoldError, compare_arrays, last_json_line, tenfold)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = ("gpt2", "bert", "vit")
@@ -83,30 +84,6 @@ REPORT_KEYS = ("flops_before", "flops_after", "bytes_before", "bytes_after", "co
 TOLERANCE = {"structured": (1e-4, 1e-5), "fixture": (1e-5, 1e-6)}   # (rtol, atol)
 MIN_FLOP_RATIO, MIN_SPEEDUP = 10.0, 5.0                            # structured models
 MAX_OPTIMIZE_MS, MIN_FIXTURE_SPEEDUP = 1000.0, 0.95                # fixtures
-
-
-class TenfoldError(Exception):
-    """A tenfold command failed or broke its output contract; the message says how."""
-
-
-def tenfold(exe, *args):
-    """Runs `tenfold ARGS`, returns stdout; raises TenfoldError with tenfold's error line."""
-    p = subprocess.run([exe, *args], capture_output=True, text=True)
-    if p.returncode != 0:
-        lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
-        raise TenfoldError(lines[-1] if lines else f"exit status {p.returncode}")
-    return p.stdout
-
-
-def last_json_line(stdout, what):
-    lines = stdout.strip().splitlines()
-    try:
-        obj = json.loads(lines[-1])
-    except (IndexError, json.JSONDecodeError):
-        raise TenfoldError(f"{what}: the last line of stdout is not JSON") from None
-    if not isinstance(obj, dict):
-        raise TenfoldError(f"{what}: the last line of stdout is not a JSON object")
-    return obj
 
 
 def resolve_models(names):
@@ -179,39 +156,6 @@ def time_pair(first, second, runs, warmup):
     return statistics.median(times[0]), statistics.median(times[1])
 
 
-def compare_outputs(names, want_list, have_by_name, rtol, atol):
-    """(passes, max rel err, note) of the optimized model's outputs against the original's."""
-    ok, worst, notes = True, 0.0, []
-    for name, want in zip(names, want_list):
-        want = np.asarray(want)
-        if name not in have_by_name:
-            ok = False
-            notes.append(f"{name}: missing from the optimized model")
-            continue
-        have = np.asarray(have_by_name[name])
-        if have.shape != want.shape:
-            ok = False
-            notes.append(f"{name}: shape {list(have.shape)} != {list(want.shape)}")
-            continue
-        if want.dtype.kind not in "fc":
-            if not np.array_equal(have, want):
-                ok = False
-                notes.append(f"{name}: values differ")
-            continue
-        have64, want64 = have.astype(np.float64), want.astype(np.float64)
-        if not np.allclose(have64, want64, rtol=rtol, atol=atol, equal_nan=True):
-            ok = False
-            notes.append(f"{name}: not within rtol {rtol:g} atol {atol:g}")
-        both_nan = np.isnan(have64) & np.isnan(want64)
-        with np.errstate(invalid="ignore"):
-            err = np.abs(have64 - want64) / np.maximum(np.abs(want64), atol / rtol)
-        err = np.where(both_nan, 0.0, err)
-        if err.size:
-            # A NaN on one side only is an infinite error.
-            worst = max(worst, float(np.nan_to_num(err, nan=np.inf).max()))
-    return ok, worst, "; ".join(notes)
-
-
 def targets_missed(row):
     """The targets a measured row misses, as short phrases."""
     missed = []
@@ -264,7 +208,7 @@ def measure(a, row, d, opt_path):
         row["error"] = f"ONNX Runtime cannot run the optimized model: {str(e).splitlines()[0]}"
         return
     rtol, atol = TOLERANCE[kind]
-    ok, err, note = compare_outputs(names, orig_sess.run(None, feeds), have, rtol, atol)
+    ok, err, note = compare_arrays(names, orig_sess.run(None, feeds), have, rtol, atol)
     row.update(passed=ok, max_rel_err=err, mismatch=note, rtol=rtol, atol=atol)
 
     orig_ms, opt_ms = [], []
