@@ -15,6 +15,9 @@ pub struct Interface {
     pub inputs: Vec<(String, TensorType)>,
     /// Graph outputs: name and the class that computes each.
     pub outputs: Vec<(String, Id)>,
+    /// The source graph's node names, by the class each node was added to and its op, so that
+    /// a node the optimizer keeps keeps its name (error messages name the user's nodes).
+    pub node_names: Vec<(Id, OpKey, String)>,
 }
 
 /// Builds the e-graph of a graph whose values all have types (run `ir::infer::infer_graph`
@@ -44,6 +47,7 @@ pub fn build(graph: &Graph) -> Result<(EG, Interface), RewriteError> {
         }
     }
     let absent = egraph.add(Node::Absent);
+    let mut node_names = Vec::with_capacity(graph.nodes.len());
     for node in &graph.nodes {
         let mut children = Vec::with_capacity(node.inputs.len());
         for v in &node.inputs {
@@ -59,7 +63,8 @@ pub fn build(graph: &Graph) -> Result<(EG, Interface), RewriteError> {
             });
         }
         let key = OpKey::new(node.op.clone(), node.outputs.len());
-        let id = egraph.add(Node::Op(key, children));
+        let id = egraph.add(Node::Op(key.clone(), children));
+        node_names.push((id, key, node.name.clone()));
         if node.outputs.len() == 1 {
             class[node.outputs[0].index()] = Some(id);
         } else {
@@ -89,6 +94,7 @@ pub fn build(graph: &Graph) -> Result<(EG, Interface), RewriteError> {
             name: graph.name.clone(),
             inputs,
             outputs,
+            node_names,
         },
     ))
 }

@@ -5,7 +5,7 @@
 use crate::analysis::EG;
 use crate::build::Interface;
 use crate::error::RewriteError;
-use crate::lang::Node;
+use crate::lang::{Node, OpKey};
 use egg::{Id, Language};
 use ir::{Graph, Op, Source, Tensor, Value, ValueId};
 use std::collections::{HashMap, HashSet};
@@ -22,10 +22,13 @@ enum Emitted {
 
 struct Emitter<'a> {
     egraph: &'a EG,
+    /// Source node names by (canonical class, op).
+    node_names: HashMap<(Id, OpKey), &'a str>,
     choice: &'a HashMap<Id, Node>,
     g: Graph,
     done: HashMap<Id, Emitted>,
     names: HashSet<String>,
+    node_names_used: HashSet<String>,
     counter: usize,
 }
 
@@ -105,7 +108,8 @@ impl Emitter<'_> {
                 Node::Op(key, ch) => {
                     let inputs: Vec<Option<ValueId>> =
                         ch.iter().map(|&x| self.one(x)).collect::<Result<_, _>>()?;
-                    self.op(key.op(), key.outputs(), inputs)?
+                    let name = self.node_names.get(&(c, key.clone())).copied();
+                    self.op(key.op(), key.outputs(), inputs, name)?
                 }
             };
             self.done.insert(c, emitted);
@@ -118,6 +122,7 @@ impl Emitter<'_> {
         op: &Op,
         n_out: usize,
         inputs: Vec<Option<ValueId>>,
+        source_name: Option<&str>,
     ) -> Result<Emitted, RewriteError> {
         if let Some(folded) = self.fold(op, n_out, &inputs) {
             let vs: Vec<ValueId> = folded
@@ -126,7 +131,10 @@ impl Emitter<'_> {
                 .collect();
             return Ok(pack(vs, n_out));
         }
-        let name = self.fresh(op.name());
+        let name = match source_name {
+            Some(n) if !n.is_empty() && self.node_names_used.insert(n.to_string()) => n.to_string(),
+            Some(_) | None => self.fresh(op.name()),
+        };
         let outs = (0..n_out).map(|_| String::new()).collect();
         let node = self.g.add_node(name, op.clone(), inputs, outs);
         let vs = self.g.node(node).outputs.clone();
@@ -176,7 +184,13 @@ pub fn emit(
         g: Graph::new(iface.name.clone()),
         done: HashMap::new(),
         names: HashSet::new(),
+        node_names_used: HashSet::new(),
         counter: 0,
+        node_names: iface
+            .node_names
+            .iter()
+            .map(|(c, k, n)| ((egraph.find(*c), k.clone()), n.as_str()))
+            .collect(),
     };
     for (name, _) in &iface.outputs {
         e.names.insert(name.clone());
