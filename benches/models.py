@@ -155,11 +155,15 @@ def is_written(name, out=DEFAULT_OUT):
 
 
 def write(name, out=DEFAULT_OUT):
-    """Writes one model's folder; files are renamed into place so a killed run leaves none
-    half-written (is_written stays honest)."""
+    """Writes one model's folder."""
     build, seed = MODELS[name]
     model, inputs = build(np.random.default_rng(seed))
-    d = model_dir(name, out)
+    return save_folder(model_dir(name, out), model, inputs)
+
+
+def save_folder(d, model, inputs):
+    """Writes model.onnx and inputs.npz into folder `d`; files are renamed into place so a
+    killed run leaves none half-written (is_written stays honest)."""
     os.makedirs(d, exist_ok=True)
     onnx_path, npz_path = os.path.join(d, "model.onnx"), os.path.join(d, "inputs.npz")
     onnx.save_model(model, onnx_path + ".tmp")
@@ -170,8 +174,8 @@ def write(name, out=DEFAULT_OUT):
     return d
 
 
-def ensure(names, out=DEFAULT_OUT, force=False):
-    """The folders of `names`, writing those missing (or all with force)."""
+def ensure(names, out=DEFAULT_OUT, force=False, write=write):
+    """The folders of `names`, writing those missing (or all with force) with `write`."""
     dirs = []
     for name in names:
         if force or not is_written(name, out):

@@ -48,10 +48,12 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import models as bench_models  # noqa: E402  (benches/models.py: shared model-writing helpers)
+from models import _f32, _init, _model, model_dir, save_folder  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(ROOT, "target", "bench-models", "structured")
-OPSET = 18
-IR_VERSION = 9
 
 
 def monarch_apply(x, R, L):  # x [B, n], R, L [b, s, s], n = b*s
@@ -64,14 +66,6 @@ def monarch_apply(x, R, L):  # x [B, n], R, L [b, s, s], n = b*s
     return v.transpose(0, 2, 1).reshape(B, b * s)              # output permutation
 
 
-def _f32(name, shape):
-    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
-
-
-def _init(name, array):
-    return numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name)
-
-
 def _shape_init(name, dims):
     return numpy_helper.from_array(np.asarray(dims, dtype=np.int64), name)
 
@@ -79,18 +73,6 @@ def _shape_init(name, dims):
 def _normal(rng, shape, fan_in):
     """N(0, 1/fan_in) in float64: a factor that keeps a unit-variance input at unit variance."""
     return rng.standard_normal(shape) / np.sqrt(fan_in)
-
-
-def _model(name, nodes, inputs, outputs, initializers):
-    graph = helper.make_graph(nodes, name, inputs, outputs, initializer=initializers)
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="tenfold-benches",
-    )
-    model.ir_version = IR_VERSION
-    onnx.checker.check_model(model, full_check=True)
-    return model
 
 
 def _dense_matmul(name, x, w):
@@ -261,39 +243,16 @@ MODELS = {
 }
 
 
-def model_dir(name, out=DEFAULT_OUT):
-    return os.path.join(out, name)
-
-
-def is_written(name, out=DEFAULT_OUT):
-    d = model_dir(name, out)
-    return all(os.path.isfile(os.path.join(d, f)) for f in ("model.onnx", "inputs.npz"))
-
-
 def write(name, out=DEFAULT_OUT):
-    """Writes one model's folder; files are renamed into place so a killed run leaves none
-    half-written (is_written stays honest)."""
+    """Writes one model's folder."""
     build, seed, _ = MODELS[name]
     model, inputs = build(np.random.default_rng(seed), name)
-    d = model_dir(name, out)
-    os.makedirs(d, exist_ok=True)
-    onnx_path, npz_path = os.path.join(d, "model.onnx"), os.path.join(d, "inputs.npz")
-    onnx.save_model(model, onnx_path + ".tmp")
-    with open(npz_path + ".tmp", "wb") as f:
-        np.savez(f, **inputs)
-    os.replace(onnx_path + ".tmp", onnx_path)
-    os.replace(npz_path + ".tmp", npz_path)
-    return d
+    return save_folder(model_dir(name, out), model, inputs)
 
 
 def ensure(names, out=DEFAULT_OUT, force=False):
     """The folders of `names`, writing those missing (or all with force)."""
-    dirs = []
-    for name in names:
-        if force or not is_written(name, out):
-            write(name, out)
-        dirs.append(model_dir(name, out))
-    return dirs
+    return bench_models.ensure(names, out, force, write=write)
 
 
 def _dims(vi):
