@@ -7,7 +7,7 @@
 //! never double-counts a shared sub-expression the way tree costs do.
 //!
 //! Invariant: a node whose children's sets contain its own class is never chosen, so the
-//! choice is acyclic; [`Extraction::check_acyclic`] proves it for the roots.
+//! choice is acyclic; the final walk from the roots (`dag_cost`) proves it.
 
 use crate::analysis::EG;
 use crate::cost::CostModel;
@@ -27,8 +27,8 @@ pub struct Extraction {
     pub cost: f64,
 }
 
-/// The own cost of one node under a cost model.
-pub fn node_cost(egraph: &EG, node: &Node, model: &dyn CostModel) -> f64 {
+/// The own cost of one node of class `class` under a cost model.
+pub fn node_cost(egraph: &EG, class: Id, node: &Node, model: &dyn CostModel) -> f64 {
     match node {
         Node::Input(_) | Node::Absent | Node::Output(..) => 0.0,
         Node::Const(_) => FOLDED,
@@ -37,17 +37,13 @@ pub fn node_cost(egraph: &EG, node: &Node, model: &dyn CostModel) -> f64 {
                 return FOLDED;
             }
             let ins: Vec<Option<&TensorType>> = ch.iter().map(|&c| egraph[c].data.ty()).collect();
-            let class = egraph.lookup(node.clone());
-            let outs: Vec<TensorType> = match class {
-                Some(c) => egraph[c]
-                    .data
-                    .outputs
-                    .iter()
-                    .map(|o| o.ty.clone())
-                    .collect::<Option<_>>()
-                    .unwrap_or_default(),
-                None => vec![],
-            };
+            let outs: Vec<TensorType> = egraph[class]
+                .data
+                .outputs
+                .iter()
+                .map(|o| o.ty.clone())
+                .collect::<Option<_>>()
+                .unwrap_or_default();
             if outs.len() != k.outputs() {
                 // An untyped node is costed high: a rule that made one has not proved its shape.
                 return 1.0;
@@ -100,7 +96,7 @@ pub fn extract(egraph: &EG, roots: &[Id], model: &dyn CostModel) -> Result<Extra
                 .enumerate()
                 .map(move |(k, n)| ((c, k), n))
         })
-        .map(|(key, n)| (key, node_cost(egraph, n, model)))
+        .map(|(key, n)| (key, node_cost(egraph, key.0, n, model)))
         .collect();
     // class -> (total, node index, cost set)
     let mut best: HashMap<Id, (f64, usize, CostSet)> = HashMap::new();
@@ -157,10 +153,10 @@ pub fn extract(egraph: &EG, roots: &[Id], model: &dyn CostModel) -> Result<Extra
         stack.extend(n.children().iter().map(|&ch| egraph.find(ch)));
         choice.insert(c, n);
     }
-    let cost = dag_cost(egraph, &roots, &own, &picked).unwrap_or(f64::INFINITY);
-    let e = Extraction { choice, cost };
-    e.check_acyclic(egraph, &roots)?;
-    Ok(e)
+    // `dag_cost` walks the choice from the roots and fails on a cycle: this proves acyclicity.
+    let cost = dag_cost(egraph, &roots, &own, &picked)
+        .ok_or("the extracted choice has a cycle or a class without a choice")?;
+    Ok(Extraction { choice, cost })
 }
 
 /// The cost of the program a choice reaches from the roots, each class once; `None` when the
@@ -255,47 +251,4 @@ fn improve(
         }
     }
     choice
-}
-
-impl Extraction {
-    /// Fails when following the choice from a root returns to a class on the current path.
-    pub fn check_acyclic(&self, egraph: &EG, roots: &[Id]) -> Result<(), String> {
-        #[derive(Clone, Copy, PartialEq)]
-        enum Mark {
-            Open,
-            Done,
-        }
-        let mut mark: HashMap<Id, Mark> = HashMap::new();
-        for &r in roots {
-            let mut stack = vec![(egraph.find(r), false)];
-            while let Some((c, leaving)) = stack.pop() {
-                if leaving {
-                    mark.insert(c, Mark::Done);
-                    continue;
-                }
-                match mark.get(&c) {
-                    Some(Mark::Done) => continue,
-                    Some(Mark::Open) => return Err(format!("the choice has a cycle through {c}")),
-                    None => {}
-                }
-                mark.insert(c, Mark::Open);
-                stack.push((c, true));
-                let n = self
-                    .choice
-                    .get(&c)
-                    .ok_or("a reachable class has no choice")?;
-                for &ch in n.children() {
-                    let ch = egraph.find(ch);
-                    match mark.get(&ch) {
-                        Some(Mark::Open) => {
-                            return Err(format!("the choice has a cycle through {ch}"));
-                        }
-                        Some(Mark::Done) => {}
-                        None => stack.push((ch, false)),
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
 }
