@@ -106,6 +106,12 @@ impl GraphBuilder {
         )
     }
 
+    /// An f32 graph input of any shape (symbolic dims included).
+    pub fn input_shape(&mut self, shape: ir::shape::Shape) -> ir::ValueId {
+        let name = self.fresh("x");
+        self.g.add_input(name, TensorType::new(DType::F32, shape))
+    }
+
     /// A constant.
     pub fn constant(&mut self, t: Tensor) -> ir::ValueId {
         let name = self.fresh("w");

@@ -2,6 +2,7 @@
 //! factors) and as one dense constant is found, applied as two small products; FLOPs drop as
 //! the analysis says and the outputs equal the original's through the interpreter.
 
+use ir::shape::Dim;
 use ir::{DType, Graph, Op, Tensor, TensorType};
 use rewrites::rules::kron::{exporter_kron, kron_matrix};
 use rewrites::verify::{GraphBuilder, Rng, random_tensor};
@@ -101,6 +102,45 @@ fn dense_kronecker_weight_is_found() {
     check(Form::Dense);
     let (_, _, report) = run(Form::Dense);
     assert!(report.rules_fired.contains_key("kron-detect"), "{report:?}");
+}
+
+/// A symbolic batch stays symbolic: the factors broadcast over it, and the optimized graph
+/// runs on batches of any size.
+#[test]
+fn symbolic_batch_is_kept() {
+    let (m1, n1, m2, n2) = (8, 16, 8, 16);
+    let mut rng = Rng::new(21);
+    let mut g = GraphBuilder::new("kron-sym");
+    let shape = vec![
+        Dim::Symbolic("batch".into()),
+        Dim::Static(3),
+        Dim::Static(m1 * m2),
+    ];
+    let x = g.input_shape(shape);
+    let a = rng.normals(m1 * n1);
+    let b = rng.normals(m2 * n2);
+    let w = kron_matrix(&a, m1, n1, &b, m2, n2);
+    let wc = g.constant(Tensor::from_f64(DType::F32, vec![m1 * m2, n1 * n2], &w).expect("fits"));
+    let y = g.op(Op::MatMul, &[x, wc]);
+    let g = g.finish(&[y]);
+    let (opt, report) = optimize(&g, &Options::default()).expect("optimizes");
+    assert!(report.rules_fired.contains_key("kron-apply"), "{report:?}");
+    assert!(
+        report.flops_before / report.flops_after >= 4.0,
+        "{report:?}"
+    );
+    let out = opt
+        .value(opt.outputs[0])
+        .ty
+        .clone()
+        .and_then(|t| t.shape)
+        .expect("ranked");
+    assert_eq!(out[0], Dim::Symbolic("batch".into()), "{out:?}");
+    for rows in [1, 5] {
+        let feed = random_tensor(&mut rng, &[rows, 3, m1 * m2]);
+        let err = rewrites::verify::compare_graphs_on(&g, &opt, vec![feed]).expect("both run");
+        assert!(err < 1e-4, "batch {rows}: relative error {err}");
+    }
 }
 
 #[test]

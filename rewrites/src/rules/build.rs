@@ -52,6 +52,16 @@ pub fn reshape(egraph: &mut EG, x: Id, shape: &[usize]) -> Id {
     add_op(egraph, Op::Reshape { allowzero: false }, vec![x, s])
 }
 
+/// `Reshape(x, [0; keep] ++ tail)`: the first `keep` dims of x stay as they are (static or
+/// symbolic), the rest become `tail`.
+pub fn reshape_keep(egraph: &mut EG, x: Id, keep: usize, tail: &[usize]) -> Id {
+    let s: Vec<i64> = std::iter::repeat_n(0, keep)
+        .chain(tail.iter().map(|&d| d as i64))
+        .collect();
+    let s = i64s(egraph, &s);
+    add_op(egraph, Op::Reshape { allowzero: false }, vec![x, s])
+}
+
 /// A constant of `dtype` from f64 values.
 pub fn constant(egraph: &mut EG, dtype: DType, shape: Vec<usize>, v: &[f64]) -> Option<Id> {
     let t = Tensor::from_f64(dtype, shape, v).ok()?;

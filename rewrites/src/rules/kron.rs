@@ -12,7 +12,7 @@
 //! Detection reads W through the rearrangement R(W) (one row per block (i1, j1), the m2×n2
 //! block flattened): W = A ⊗ B exactly when R(W) = vec(A)·vec(B)ᵀ has rank one.
 
-use super::build::{binary, matmul, ops, reshape, transpose};
+use super::build::{binary, matmul, ops, reshape, reshape_keep, transpose};
 use super::rank1::{
     EXACT_RTOL, Memo, Rearranged, argmax_abs, balance, divisors, fit_to_row, float_matrix, norm2,
     probe_rank1, top_pair,
@@ -162,8 +162,9 @@ fn apply_cost(m1: usize, n1: usize, m2: usize, n2: usize) -> usize {
     (m1 * m2 * n2 + n1 * m1 * n2).min(n1 * m1 * m2 + n1 * m2 * n2)
 }
 
-/// `MatMul(x, K)` with K in exporter form ⇒ `Reshape(Aᵀ · (Reshape(x) · B))` and the other
-/// order (extraction keeps the cheaper one), batch dims of x kept.
+/// `MatMul(x, K)` with K in exporter form ⇒ `Reshape(Aᵀ · (X · B))` and `Reshape((Aᵀ · X) · B)`
+/// with X = x viewed as [..., m1, m2] (extraction keeps the cheaper order). The batch dims of
+/// x are kept as they are, symbolic ones included.
 struct KronApply;
 
 impl Transform for KronApply {
@@ -173,12 +174,16 @@ impl Transform for KronApply {
             if !matches!(op, Op::MatMul) || ch.len() != 2 {
                 continue;
             }
-            let Some(xs) = egraph[ch[0]].data.shape() else {
+            let Some(last) = egraph[ch[0]]
+                .data
+                .dims()
+                .and_then(|d| d.last()?.as_static())
+            else {
                 continue;
             };
             for f in kron_forms(egraph, ch[1]) {
                 let m = vec![egraph.find(ch[0]), egraph.find(ch[1]), f.a, f.b];
-                if xs.last() == Some(&(f.m1 * f.m2)) && !out.contains(&m) {
+                if last == f.m1 * f.m2 && !out.contains(&m) {
                     out.push(m);
                 }
             }
@@ -194,12 +199,11 @@ impl Transform for KronApply {
         else {
             return vec![];
         };
-        let Some(xs) = egraph[x].data.shape() else {
+        let Some(rank) = egraph[x].data.rank() else {
             return vec![];
         };
         let KronForm { m1, n1, m2, n2, .. } = f;
-        let batch = &xs[..xs.len().saturating_sub(1)];
-        let rows: usize = batch.iter().product();
+        let keep = rank.saturating_sub(1);
         let a2 = if egraph[a].data.shape() == Some(vec![m1, n1]) {
             a
         } else {
@@ -210,37 +214,18 @@ impl Transform for KronApply {
         } else {
             reshape(egraph, b, &[m2, n2])
         };
-        // Both products are plain 2-D GEMMs over all rows at once (a broadcast batched matmul
-        // of many tiny products runs far slower in ONNX runtimes). The transposes between them
-        // keep the innermost axis in place: they move whole contiguous rows, never elements.
+        // Each product is one MatMul that broadcasts a factor over the batch: no transposes of
+        // the activations, whose memory traffic outweighs the FLOPs saved (Aᵀ is a weight).
         let at = transpose(egraph, a2, vec![1, 0]);
-        // Both orders go into the e-graph: they differ in FLOPs and in the bytes their
-        // transposes move, which the target's cost weighs.
-        let xb_first = {
-            // [rows·m1, m2]·B → [rows, m1, n2] → [m1, rows·n2]; Aᵀ· → [n1, rows, n2] → [rows, n1, n2].
-            let xr = reshape(egraph, x, &[rows * m1, m2]);
-            let t = matmul(egraph, xr, b2);
-            let t = reshape(egraph, t, &[rows, m1, n2]);
-            let t = transpose(egraph, t, vec![1, 0, 2]);
-            let t = reshape(egraph, t, &[m1, rows * n2]);
-            let y = matmul(egraph, at, t);
-            let y = reshape(egraph, y, &[n1, rows, n2]);
-            transpose(egraph, y, vec![1, 0, 2])
-        };
-        let ax_first = {
-            // [rows, m1, m2] → [m1, rows·m2]; Aᵀ· → [n1, rows, m2] → [rows·n1, m2]·B.
-            let xr = reshape(egraph, x, &[rows, m1, m2]);
-            let t = transpose(egraph, xr, vec![1, 0, 2]);
-            let t = reshape(egraph, t, &[m1, rows * m2]);
-            let t = matmul(egraph, at, t);
-            let t = reshape(egraph, t, &[n1, rows, m2]);
-            let t = transpose(egraph, t, vec![1, 0, 2]);
-            let t = reshape(egraph, t, &[rows * n1, m2]);
-            matmul(egraph, t, b2)
-        };
-        let shape = [batch, &[n1 * n2]].concat();
-        let first = reshape(egraph, xb_first, &shape);
-        let second = reshape(egraph, ax_first, &shape);
+        let xv = reshape_keep(egraph, x, keep, &[m1, m2]);
+        // Both orders go into the e-graph: they differ in FLOPs and in the size of the
+        // intermediate ([.., m1, n2] or [.., n1, m2]), which the target's cost weighs.
+        let xb = matmul(egraph, xv, b2);
+        let xb_first = matmul(egraph, at, xb);
+        let ax = matmul(egraph, at, xv);
+        let ax_first = matmul(egraph, ax, b2);
+        let first = reshape_keep(egraph, xb_first, keep, &[n1 * n2]);
+        let second = reshape_keep(egraph, ax_first, keep, &[n1 * n2]);
         vec![(class, first), (class, second)]
     }
 }
