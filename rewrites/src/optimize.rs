@@ -173,10 +173,13 @@ pub fn optimize_with(
     let ex = extract(egraph, &roots, model).map_err(RewriteError::Extraction)?;
     let out = emit(egraph, &iface, &ex.choice)?;
     let (flops_after, bytes_after, cost_after) = graph_cost(&out, model);
-    let approximations = egraph
-        .analysis
-        .approx
+    let records = &egraph.analysis.approx;
+    // A rule applied again before the e-graph is rebuilt records the same constants twice.
+    let approximations = records
         .iter()
+        .enumerate()
+        .filter(|&(k, a)| !records[..k].iter().any(|b| b.introduced == a.introduced))
+        .map(|(_, a)| a)
         .filter(|a| {
             a.introduced.iter().any(|&c| {
                 let t = egraph.analysis.pool.get(c);

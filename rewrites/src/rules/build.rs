@@ -48,7 +48,12 @@ pub fn i64s(egraph: &mut EG, v: &[i64]) -> Id {
 /// `Reshape(x, shape)` to a fully given shape (no 0 or -1 entries).
 pub fn reshape(egraph: &mut EG, x: Id, shape: &[usize]) -> Id {
     let s: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-    let s = i64s(egraph, &s);
+    reshape_to(egraph, x, &s)
+}
+
+/// `Reshape(x, shape)` with ONNX's target entries (0 copies the input's dim, -1 is inferred).
+pub fn reshape_to(egraph: &mut EG, x: Id, shape: &[i64]) -> Id {
+    let s = i64s(egraph, shape);
     add_op(egraph, Op::Reshape { allowzero: false }, vec![x, s])
 }
 
@@ -58,8 +63,7 @@ pub fn reshape_keep(egraph: &mut EG, x: Id, keep: usize, tail: &[usize]) -> Id {
     let s: Vec<i64> = std::iter::repeat_n(0, keep)
         .chain(tail.iter().map(|&d| d as i64))
         .collect();
-    let s = i64s(egraph, &s);
-    add_op(egraph, Op::Reshape { allowzero: false }, vec![x, s])
+    reshape_to(egraph, x, &s)
 }
 
 /// A constant of `dtype` from f64 values.
