@@ -7,7 +7,10 @@ One folder per model, target/bench-models/structured/<name>/{model.onnx,inputs.n
 benches/models.py; the keys of inputs.npz are the graph's input names). Every model computes one
 output `y`; the structure is exact up to the rounding of the stored f32 values:
 
-- kron_dense_<m>x<n>:  y = x @ W, W = np.kron(A, B) stored as ONE dense constant (A, B [m, n]);
+- kron_dense_<m1>x<n1>[_<m2>x<n2>][_n<N>]:  y = x @ W, W = np.kron(A, B) stored as ONE dense
+                       constant (A [m1, n1], B [m2, n2]; B the same size as A when not given);
+                       16x64 (W 256x4096) and 32x32 (W 1024x1024) with x [512, rows of W],
+                       16x16_64x64 (W 1024x1024) with x [256, 1024], 16x64_n64 with x [64, 256];
 - kron_export_<m>x<n>: the same product the way torch.onnx exports torch.kron(A, B) for 2-D
                        A [m1, n1], B [m2, n2]: Reshape(A, [m1, 1, n1, 1])
                        * Reshape(B, [1, m2, 1, n2]) -> Reshape [m1*m2, n1*n2], then
@@ -16,10 +19,13 @@ output `y`; the structure is exact up to the rounding of the stored f32 values:
                        sizes 16x64 (W 256x4096) and 32x32 (W 1024x1024), x [512, rows of W];
 - lowrank_<k>x<n>_r<r>: y = x @ W, W = U @ V (rank r, product taken in float64) stored dense;
                        2048x512 of rank 16 and 1024x1024 of rank 32, x [512, k];
-- monarch_b<b>_s<s>:   y = x @ W, W dense and exactly Monarch: W = monarch_apply(I, R, L) with the
-                       definition below (block-diagonal R, permutation, block-diagonal L, output
-                       permutation; R, L [b, s, s], n = b*s), computed in float64 and cast to f32;
-                       b=16 s=64, b=32 s=32 (n 1024) and b=64 s=64 (n 4096); x [256, n];
+- monarch_grid_b<b>_s<s>[_n<N>]: y = x @ W, W dense and exactly Monarch in the square-grid
+                       form of Dao et al.: R b blocks of s x s, L s blocks of b x b (the
+                       definition is monarch_apply below, with t = b); n = b*s;
+                       b=16 s=64, b=32 s=32 (n 1024) and b=64 s=64 (n 4096), x [256, n];
+                       b=16 s=64 also with x [64, n];
+- monarch_layer_b16_s64: the layout of a Monarch layer with 16 blocks of 64 in both factors
+                       (t = s): 8 = b/2 times fewer FLOPs, the most this layout allows;
 - chain_<n>:           y = (a @ b) @ v with a, b [n, n], v [n, 1] all graph inputs, n 512 and 1024;
 - chain4_<n>:          y = ((a @ b) @ c) @ v (a chain of four), all graph inputs, n 512;
 - lowrank_chain:       y = x @ (U @ V), U [1024, 16], V [16, 1024] constants whose product is a
@@ -56,14 +62,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(ROOT, "target", "bench-models", "structured")
 
 
-def monarch_apply(x, R, L):  # x [B, n], R, L [b, s, s], n = b*s
+def monarch_apply(x, R, L):  # x [B, n], R [b, s, s], L [g, t, t], n = b*s = g*t
     """The Monarch product, exactly as the detection in tenfold is written against."""
     B = x.shape[0]
     b, s, _ = R.shape
+    g, t, _ = L.shape
     u = np.einsum('Bki,kij->Bkj', x.reshape(B, b, s), R)      # block-diagonal R
-    u = u.transpose(0, 2, 1).reshape(B, b, s)                  # permutation P
-    v = np.einsum('Bli,lij->Blj', u, L)                        # block-diagonal L
-    return v.transpose(0, 2, 1).reshape(B, b * s)              # output permutation
+    u = u.transpose(0, 2, 1).reshape(B, g, t)                  # permutation: m = j*b + k
+    v = np.einsum('Bli,lic->Blc', u, L)                        # block-diagonal L
+    return v.transpose(0, 2, 1).reshape(B, b * s)              # output: column c*g + l
 
 
 def _shape_init(name, dims):
@@ -92,11 +99,13 @@ def _kron_factors(rng, m1, n1, m2, n2):
     return _normal(rng, (m1, n1), m1), _normal(rng, (m2, n2), m2)
 
 
-def kron_dense(m, n):
+def kron_dense(m1, n1, m2=None, n2=None, batch=KRON_BATCH):
+    m2, n2 = (m1, n1) if m2 is None else (m2, n2)
+
     def build(rng, name):
-        a, b = _kron_factors(rng, m, n, m, n)
+        a, b = _kron_factors(rng, m1, n1, m2, n2)
         w = np.kron(a, b).astype(np.float32)
-        x = rng.standard_normal((KRON_BATCH, w.shape[0]), dtype=np.float32)
+        x = rng.standard_normal((batch, w.shape[0]), dtype=np.float32)
         return _dense_matmul(name, x, w), {"x": x}
     return build
 
@@ -135,11 +144,10 @@ def kron_export(m, n):
     return build
 
 
-def kron_flops(m, n):
-    # x [B, m*m] viewed as [B, m, m]; contract with B then A (or A then B: the same here).
-    m1 = m2 = m
-    n1 = n2 = n
-    return 2 * KRON_BATCH * min(m1 * m2 * n2 + m1 * n1 * n2, m1 * n1 * m2 + n1 * m2 * n2)
+def kron_flops(m1, n1, m2=None, n2=None, batch=KRON_BATCH):
+    # x [B, m1*m2] viewed as [B, m1, m2]; contract with B then A, or A then B.
+    m2, n2 = (m1, n1) if m2 is None else (m2, n2)
+    return 2 * batch * min(m1 * m2 * n2 + m1 * n1 * n2, m1 * n1 * m2 + n1 * m2 * n2)
 
 
 # ---- Low rank -----------------------------------------------------------------------------
@@ -180,13 +188,14 @@ def lowrank_chain(rng, name):
 MONARCH_BATCH = 256
 
 
-def monarch(b, s):
+def monarch(b, s, t, batch=MONARCH_BATCH):
+    """x @ W with W = monarch_apply(I, R, L), R [b, s, s] and L [n/t, t, t]."""
     def build(rng, name):
         n = b * s
         r = _normal(rng, (b, s, s), s)
-        l = _normal(rng, (b, s, s), s)
+        l = _normal(rng, (n // t, t, t), t)
         w = monarch_apply(np.eye(n, dtype=np.float64), r, l).astype(np.float32)
-        x = rng.standard_normal((MONARCH_BATCH, n), dtype=np.float32)
+        x = rng.standard_normal((batch, n), dtype=np.float32)
         # x @ W (f32, as a runtime computes it) must be monarch_apply(x, R, L) (float64) to 1e-5
         # relative to the output's largest magnitude.
         want = monarch_apply(x.astype(np.float64), r, l)
@@ -196,8 +205,8 @@ def monarch(b, s):
     return build
 
 
-def monarch_flops(b, s):
-    return 2 * MONARCH_BATCH * 2 * b * s * s
+def monarch_flops(b, s, t, batch=MONARCH_BATCH):
+    return 2 * batch * b * s * (s + t)
 
 
 # ---- Matrix chains of graph inputs ----------------------------------------------------------
@@ -228,14 +237,20 @@ def chain_flops(n, length):
 # that adding one changes no other.
 MODELS = {
     "kron_dense_16x64": (kron_dense(16, 64), 11, kron_flops(16, 64)),
+    "kron_dense_16x64_n64": (kron_dense(16, 64, batch=64), 15, kron_flops(16, 64, batch=64)),
     "kron_dense_32x32": (kron_dense(32, 32), 12, kron_flops(32, 32)),
+    "kron_dense_16x16_64x64": (kron_dense(16, 16, 64, 64, batch=256), 16,
+                               kron_flops(16, 16, 64, 64, batch=256)),
     "kron_export_16x64": (kron_export(16, 64), 13, kron_flops(16, 64)),
     "kron_export_32x32": (kron_export(32, 32), 14, kron_flops(32, 32)),
     "lowrank_2048x512_r16": (lowrank(2048, 512, 16), 21, lowrank_flops(2048, 512, 16)),
     "lowrank_1024x1024_r32": (lowrank(1024, 1024, 32), 22, lowrank_flops(1024, 1024, 32)),
-    "monarch_b16_s64": (monarch(16, 64), 31, monarch_flops(16, 64)),
-    "monarch_b32_s32": (monarch(32, 32), 32, monarch_flops(32, 32)),
-    "monarch_b64_s64": (monarch(64, 64), 33, monarch_flops(64, 64)),
+    "monarch_grid_b16_s64": (monarch(16, 64, 16), 34, monarch_flops(16, 64, 16)),
+    "monarch_grid_b16_s64_n64": (monarch(16, 64, 16, batch=64), 35,
+                                 monarch_flops(16, 64, 16, batch=64)),
+    "monarch_grid_b32_s32": (monarch(32, 32, 32), 36, monarch_flops(32, 32, 32)),
+    "monarch_grid_b64_s64": (monarch(64, 64, 64), 37, monarch_flops(64, 64, 64)),
+    "monarch_layer_b16_s64": (monarch(16, 64, 64), 31, monarch_flops(16, 64, 64)),
     "chain_512": (chain(512, 2), 41, chain_flops(512, 2)),
     "chain_1024": (chain(1024, 2), 42, chain_flops(1024, 2)),
     "chain4_512": (chain(512, 3), 43, chain_flops(512, 3)),
@@ -289,13 +304,13 @@ def _fmt_shapes(d):
 
 
 def print_table(names, out=DEFAULT_OUT):
-    print(f"{'model':<22} {'dense FLOPs':>14} {'structured':>12} {'ratio':>6}  "
+    print(f"{'model':<24} {'dense FLOPs':>14} {'structured':>12} {'ratio':>6}  "
           f"inputs -> outputs; constant weights")
     for name in names:
         d = describe(name, out)
         ratio = d["dense_flops"] / d["structured_flops"]
         weights = _fmt_shapes(d["weights"]) or "none"
-        print(f"{name:<22} {d['dense_flops']:>14,} {d['structured_flops']:>12,} {ratio:>6.1f}  "
+        print(f"{name:<24} {d['dense_flops']:>14,} {d['structured_flops']:>12,} {ratio:>6.1f}  "
               f"{_fmt_shapes(d['inputs'])} -> {_fmt_shapes(d['outputs'])}; {weights}")
     print("dense FLOPs: 2*M*K*N summed over the MatMul nodes as written; structured: the analytic "
           "matmul FLOPs once the structure is used; ratio = dense / structured")
