@@ -261,18 +261,18 @@ def _top_rules(rules, k=3):
 
 def print_table(title, rows):
     print(title)
-    head = (f"{'model':<22} {'FLOPs bef':>9} {'FLOPs aft':>9} {'ratio':>7} {'ORT ms orig':>11} "
+    head = (f"{'model':<26} {'FLOPs bef':>9} {'FLOPs aft':>9} {'ratio':>7} {'ORT ms orig':>11} "
             f"{'ORT ms opt':>10} {'speedup':>8} {'opt ms':>8} {'stop':<10} {'max rel err':>11} "
             f"{'check':<5} {'target':<12} rules fired (top 3)")
     print(head)
     print("-" * len(head))
     for r in rows:
         if "error" in r:
-            print(f"{r['model']:<22} {r['error']}")
+            print(f"{r['model']:<26} {r['error']}")
             continue
         ratio = "-" if r["flop_ratio"] is None else f"{r['flop_ratio']:.1f}x"
         target = "below target" if r["targets_missed"] else "met"
-        print(f"{r['model']:<22} {_flops(r['flops_before']):>9} {_flops(r['flops_after']):>9} "
+        print(f"{r['model']:<26} {_flops(r['flops_before']):>9} {_flops(r['flops_after']):>9} "
               f"{ratio:>7} {r['ort_ms_original']:>11.3f} {r['ort_ms_optimized']:>10.3f} "
               f"{r['speedup']:>7.2f}x {_num(r['optimize_ms']):>8} {str(r['stop_reason']):<10.10} "
               f"{r['max_rel_err']:>11.2e} {'PASS' if r['passed'] else 'FAIL':<5} {target:<12} "

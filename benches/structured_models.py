@@ -23,7 +23,7 @@ output `y`; the structure is exact up to the rounding of the stored f32 values:
                        form of Dao et al.: R b blocks of s x s, L s blocks of b x b (the
                        definition is monarch_apply below, with t = b); n = b*s;
                        b=16 s=64, b=32 s=32 (n 1024) and b=64 s=64 (n 4096), x [256, n];
-                       b=16 s=64 also with x [64, n];
+                       b=16 s=64 also with x [64, n] and x [1024, n];
 - monarch_layer_b16_s64: the layout of a Monarch layer with 16 blocks of 64 in both factors
                        (t = s): 8 = b/2 times fewer FLOPs, the most this layout allows;
 - chain_<n>:           y = (a @ b) @ v with a, b [n, n], v [n, 1] all graph inputs, n 512 and 1024;
@@ -248,6 +248,8 @@ MODELS = {
     "monarch_grid_b16_s64": (monarch(16, 64, 16), 34, monarch_flops(16, 64, 16)),
     "monarch_grid_b16_s64_n64": (monarch(16, 64, 16, batch=64), 35,
                                  monarch_flops(16, 64, 16, batch=64)),
+    "monarch_grid_b16_s64_n1024": (monarch(16, 64, 16, batch=1024), 38,
+                                   monarch_flops(16, 64, 16, batch=1024)),
     "monarch_grid_b32_s32": (monarch(32, 32, 32), 36, monarch_flops(32, 32, 32)),
     "monarch_grid_b64_s64": (monarch(64, 64, 64), 37, monarch_flops(64, 64, 64)),
     "monarch_layer_b16_s64": (monarch(16, 64, 64), 31, monarch_flops(16, 64, 64)),
@@ -304,13 +306,13 @@ def _fmt_shapes(d):
 
 
 def print_table(names, out=DEFAULT_OUT):
-    print(f"{'model':<24} {'dense FLOPs':>14} {'structured':>12} {'ratio':>6}  "
+    print(f"{'model':<26} {'dense FLOPs':>14} {'structured':>12} {'ratio':>6}  "
           f"inputs -> outputs; constant weights")
     for name in names:
         d = describe(name, out)
         ratio = d["dense_flops"] / d["structured_flops"]
         weights = _fmt_shapes(d["weights"]) or "none"
-        print(f"{name:<24} {d['dense_flops']:>14,} {d['structured_flops']:>12,} {ratio:>6.1f}  "
+        print(f"{name:<26} {d['dense_flops']:>14,} {d['structured_flops']:>12,} {ratio:>6.1f}  "
               f"{_fmt_shapes(d['inputs'])} -> {_fmt_shapes(d['outputs'])}; {weights}")
     print("dense FLOPs: 2*M*K*N summed over the MatMul nodes as written; structured: the analytic "
           "matmul FLOPs once the structure is used; ratio = dense / structured")
