@@ -13,21 +13,25 @@ For each model:
 - Both models are loaded in ONNX Runtime (CPUExecutionProvider, intra-op threads = --threads,
   inter-op threads 1, default graph optimizations; note that ORT folds weight-only subgraphs
   such as kron_export's Reshape*Reshape or lowrank_chain's U @ V into one constant at load time)
-  and run on the model's inputs.npz in --repeat rounds. Each round loads both anew, runs each
-  --warmup times untimed, then --runs timed runs of each, interleaved run by run (original,
-  optimized, original, ...; the side that goes first alternates between rounds), so that a slow
-  spell of the machine hits both; each side's time is the median of its per-round medians.
-  Every model is optimized before any session is loaded.
+  and run on the model's inputs.npz in --repeat rounds. Each round loads both anew; each side
+  then runs --warmup times untimed and --runs timed runs back to back (the side that goes first
+  alternates between rounds); each side's time is the median of its per-round medians.
+  Back to back is how a serving loop runs a model: its weights and activations stay in the
+  caches. `--interleave run` alternates the two sides run by run instead, so that each run
+  starts with the caches the other model left behind (a small model after a large one reads
+  slower). Every model is optimized before any session is loaded.
   Two things keep identical models (--identity) at a speedup of 1:
   - the thread pools do not spin (session.intra_op.allow_spinning = 0, the one setting that
     differs from ORT's defaults): with two sessions in one process, the idle pool of one spins
     after each of its runs and takes the cores from the other's next run; identical models then
     read 0.33x to 1.5x on a 16-core VM;
   - new sessions every round: where a session's weights and buffers land in memory can make one
-    of two identical sessions several percent faster for all its life; rounds sample that
-    instead of keeping one draw.
-  What remains is the machine's noise: on a shared 16-core VM, --identity read 0.85x to 1.26x
-  with --repeat 3 and 0.95x to 1.03x with --repeat 9; use more rounds for close calls.
+    of two identical sessions faster for all its life (8% seen on the 16-core VM; on a 2-core
+    machine a Monarch model ran at 0.52 ms in some sessions and 0.87 ms in others); rounds
+    sample that instead of keeping one draw.
+  What remains is the machine's noise, which is large on shared VMs: within one session on a
+  16-core VM the dense 1024x1024 GEMM ran at 2.5 ms for a while and then at 1.65 ms. Use many
+  rounds (--repeat 9) for close calls.
   speedup = ORT ms original / ORT ms optimized; FLOP ratio = flops_before / flops_after.
 - Outputs are compared by name, elementwise in float64 (integer and bool outputs must be equal):
     structured models: |opt - orig| <= 1e-5 + 1e-4 * |orig|   (rtol 1e-4, atol 1e-5)
@@ -140,14 +144,27 @@ def ort_session(model, threads):
     return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
 
 
-def time_pair(first, second, runs, warmup):
-    """Median ms of each of two (session, feeds) sides: `warmup` untimed runs of each, then
-    `runs` timed runs of each, alternating run by run so that both sample the same states of the
-    machine (a short model's round lasts milliseconds, shorter than the machine's slow spells)."""
+def time_pair(first, second, runs, warmup, interleave="block"):
+    """Median ms of each of two (session, feeds) sides.
+
+    "block": each side in turn runs `warmup` times untimed and then `runs` timed runs back to
+    back, the way a serving loop runs one model: its weights and activations stay in the caches.
+    "run": `warmup` untimed runs of each, then the timed runs alternate run by run, so that both
+    sample the same short states of the machine; but each run then starts with the caches the
+    other model's run left behind, which slows a small model run after a large one."""
+    times = ([], [])
+    if interleave == "block":
+        for side, (sess, feeds) in enumerate((first, second)):
+            for _ in range(warmup):
+                sess.run(None, feeds)
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                sess.run(None, feeds)
+                times[side].append((time.perf_counter() - t0) * 1e3)
+        return statistics.median(times[0]), statistics.median(times[1])
     for _ in range(warmup):
         for sess, feeds in (first, second):
             sess.run(None, feeds)
-    times = ([], [])
     for _ in range(runs):
         for side, (sess, feeds) in enumerate((first, second)):
             t0 = time.perf_counter()
@@ -220,9 +237,11 @@ def measure(a, row, d, opt_path):
             orig_sess, opt_sess = ort_session(model, a.threads), ort_session(opt_path, a.threads)
         # Alternate which side goes first, so that neither always runs right after the other.
         if i % 2 == 0:
-            o, p = time_pair((orig_sess, feeds), (opt_sess, opt_feeds), a.runs, a.warmup)
+            o, p = time_pair((orig_sess, feeds), (opt_sess, opt_feeds), a.runs, a.warmup,
+                             a.interleave)
         else:
-            p, o = time_pair((opt_sess, opt_feeds), (orig_sess, feeds), a.runs, a.warmup)
+            p, o = time_pair((opt_sess, opt_feeds), (orig_sess, feeds), a.runs, a.warmup,
+                             a.interleave)
         orig_ms.append(o)
         opt_ms.append(p)
     before, after = report["flops_before"], report["flops_after"]
@@ -289,10 +308,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tenfold", default=os.path.join(ROOT, "target", "release", "tenfold"))
     ap.add_argument("--threads", type=int, default=2, help="ORT intra-op threads (default 2)")
-    ap.add_argument("--runs", type=int, default=30)
-    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=3,
-                    help="interleaved (original, optimized) rounds; the median of their medians")
+                    help="rounds, each with new sessions; the median of their medians")
+    ap.add_argument("--interleave", choices=("block", "run"), default="block",
+                    help="within a round, time each side's runs back to back (block, default) "
+                         "or alternate the two sides run by run (run)")
     ap.add_argument("--optimize-args", default="", metavar="ARGS",
                     help="extra arguments for `tenfold optimize`, one shell-quoted string; "
                          "write it with = (--optimize-args=\"--approx 1e-3\")")
@@ -323,7 +345,8 @@ def main():
     mode = "identity (models copied, not optimized)" if a.identity else \
         "tenfold optimize " + " ".join(["--json"] + a.optimize_args)
     print(f"{mode}; ORT CPU, {a.threads} intra-op threads, {a.runs} runs after {a.warmup} "
-          f"warmup, median of {a.repeat} interleaved round{'s' if a.repeat != 1 else ''}; "
+          f"warmup ({'back to back' if a.interleave == 'block' else 'alternating run by run'}), "
+          f"median of {a.repeat} round{'s' if a.repeat != 1 else ''}; "
           f"ratio = FLOPs before/after, speedup = ORT ms orig/opt")
     print()
     structured = [r for r in rows if r["kind"] == "structured"]
