@@ -351,6 +351,36 @@ pub fn compare_graphs(a: &Graph, b: &Graph, seed: u64) -> Result<f64, String> {
     compare_graphs_on(a, b, feeds)
 }
 
+/// Checks a rewrite of a one-input graph with a symbolic batch: `b`'s first output must still
+/// start with the symbolic dim `dim`, and both graphs must agree on random inputs of each of
+/// `shapes` (concrete sizes for that dim). Returns the largest relative error.
+pub fn compare_symbolic(
+    a: &Graph,
+    b: &Graph,
+    dim: &str,
+    shapes: &[Vec<usize>],
+    seed: u64,
+) -> Result<f64, String> {
+    let out = b.outputs.first().ok_or("no outputs")?;
+    let first = b
+        .value(*out)
+        .ty
+        .as_ref()
+        .and_then(|t| t.shape.as_ref()?.first().cloned());
+    if first != Some(ir::shape::Dim::Symbolic(dim.to_string())) {
+        return Err(format!(
+            "the output starts with {first:?}, not the symbolic '{dim}'"
+        ));
+    }
+    let mut rng = Rng::new(seed);
+    let mut worst = 0.0f64;
+    for shape in shapes {
+        let feed = random_tensor(&mut rng, shape);
+        worst = worst.max(compare_graphs_on(a, b, vec![feed])?);
+    }
+    Ok(worst)
+}
+
 /// How many nodes of `g` have an op satisfying `pred`.
 pub fn count_ops(g: &Graph, pred: impl Fn(&Op) -> bool) -> usize {
     g.nodes.iter().filter(|n| pred(&n.op)).count()
