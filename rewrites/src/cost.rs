@@ -107,6 +107,17 @@ pub fn is_view(op: &Op) -> bool {
     )
 }
 
+/// FLOPs plus one per op: the cost that shows a structured form on instances so small that a
+/// roofline would not pay for a second kernel (snapshots of what a rule does).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FlopCount;
+
+impl CostModel for FlopCount {
+    fn op_cost(&self, op: &Op, inputs: &[Option<&TensorType>], outputs: &[TensorType]) -> f64 {
+        flops_of(op, inputs, outputs) + 1.0
+    }
+}
+
 /// The roofline cost on a target.
 #[derive(Clone, Debug)]
 pub struct Roofline(pub TargetDesc);

@@ -4,9 +4,10 @@
 
 use ir::shape::Dim;
 use ir::{DType, Graph, Op, Tensor, TensorType};
+use rewrites::cost::FlopCount;
 use rewrites::rules::kron::{exporter_kron, kron_matrix};
 use rewrites::verify::{GraphBuilder, Rng, random_tensor};
-use rewrites::{CostModel, Options, Report, optimize, optimize_with};
+use rewrites::{Options, Report, optimize, optimize_with};
 use std::time::Instant;
 
 /// Runs both graphs on the same random inputs; returns the largest relative error.
@@ -191,18 +192,9 @@ fn near_kronecker_weight_under_approx() {
     assert!(err < 1e-2, "relative error {err}");
 }
 
-/// Costs FLOPs (plus one per op), so that tiny instances show the structured form.
-struct Flops;
-
-impl CostModel for Flops {
-    fn op_cost(&self, op: &Op, ins: &[Option<&TensorType>], outs: &[TensorType]) -> f64 {
-        rewrites::cost::flops_of(op, ins, outs) + 1.0
-    }
-}
-
 fn small(form: Form) -> String {
     let g = kron_graph(form, 2, [2, 3, 2, 2], 4);
-    let (opt, _) = optimize_with(&g, &Options::default(), &Flops).expect("optimizes");
+    let (opt, _) = optimize_with(&g, &Options::default(), &FlopCount).expect("optimizes");
     assert_eq!(count(&opt, |o| matches!(o, Op::MatMul)), 2);
     assert!(compare(&g, &opt, 1) < 1e-4);
     ir::text::print(&opt)

@@ -3,10 +3,11 @@
 //! expected ratio, and the optimized graph equals the original through the interpreter.
 
 use ir::{DType, Graph, Op, Source, Tensor, TensorType};
+use rewrites::cost::FlopCount;
 use rewrites::linalg;
 use rewrites::rules::RuleOptions;
 use rewrites::verify::{GraphBuilder, Rng, verify_rule};
-use rewrites::{CostModel, Options, full_catalog, optimize, optimize_with};
+use rewrites::{Options, full_catalog, optimize, optimize_with};
 use std::time::Instant;
 
 /// Runs both graphs on the same random inputs; returns the largest relative error.
@@ -216,16 +217,6 @@ fn lowrank_rules_verify_on_many_seeds() {
     }
 }
 
-/// Costs FLOPs only, so that the tiny snapshot instances show the structure a roofline would
-/// not pay a second kernel launch for.
-struct Flops;
-
-impl CostModel for Flops {
-    fn op_cost(&self, op: &Op, inputs: &[Option<&TensorType>], outputs: &[TensorType]) -> f64 {
-        rewrites::cost::flops_of(op, inputs, outputs) + 1.0
-    }
-}
-
 /// `u·vᵀ` with `u = (1..=m)` and `v` of norm 4 with entries ±1, 2: the factors are exact in
 /// binary (V = v/4, U = 4u), so the printed constants are short.
 fn rank_one(m: usize, n: usize) -> Vec<f64> {
@@ -240,7 +231,7 @@ fn rank_one(m: usize, n: usize) -> Vec<f64> {
 #[test]
 fn snapshot_rank_one_right() {
     let g = dense(&rank_one(12, 10), 2, 12, 10);
-    let (opt, _) = optimize_with(&g, &Options::default(), &Flops).expect("optimizes");
+    let (opt, _) = optimize_with(&g, &Options::default(), &FlopCount).expect("optimizes");
     assert!(right_factors(&opt).is_some());
     assert!(compare(&g, &opt, 9) < 1e-6);
     insta::assert_snapshot!("rank1_right_x2x12_w12x10", ir::text::print(&opt));
@@ -250,7 +241,7 @@ fn snapshot_rank_one_right() {
 fn snapshot_rank_one_left() {
     let w = linalg::transpose(&rank_one(12, 10), 12, 10);
     let g = dense_left(&w, 10, 12, 2);
-    let (opt, _) = optimize_with(&g, &Options::default(), &Flops).expect("optimizes");
+    let (opt, _) = optimize_with(&g, &Options::default(), &FlopCount).expect("optimizes");
     assert!(left_factors(&opt).is_some());
     assert!(compare(&g, &opt, 10) < 1e-6);
     insta::assert_snapshot!("rank1_left_w10x12_x12x2", ir::text::print(&opt));
@@ -293,7 +284,7 @@ fn snapshot_truncated() {
         rules: RuleOptions { approx: Some(1e-2) },
         ..Options::default()
     };
-    let (opt, report) = optimize_with(&g, &opts, &Flops).expect("optimizes");
+    let (opt, report) = optimize_with(&g, &opts, &FlopCount).expect("optimizes");
     assert_eq!(report.approximations.len(), 1, "{report:?}");
     assert!(compare(&g, &opt, 12) < 1e-2);
     let a = &report.approximations[0];

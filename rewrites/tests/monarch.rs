@@ -5,9 +5,10 @@
 
 use ir::shape::Dim;
 use ir::{DType, Graph, Op, Tensor, TensorType};
+use rewrites::cost::FlopCount;
 use rewrites::rules::monarch::{Layout, random_monarch};
 use rewrites::verify::{GraphBuilder, Rng, random_tensor};
-use rewrites::{CostModel, Options, Report, optimize, optimize_with};
+use rewrites::{Options, Report, optimize, optimize_with};
 use std::time::Instant;
 
 /// Runs both graphs on the same random inputs; returns the largest relative error.
@@ -165,15 +166,6 @@ fn near_monarch_weight_under_approx() {
     assert!(err < 1e-2, "relative error {err}");
 }
 
-/// Costs FLOPs (plus one per op), so that a small instance shows the structured form.
-struct Flops;
-
-impl CostModel for Flops {
-    fn op_cost(&self, op: &Op, ins: &[Option<&TensorType>], outs: &[TensorType]) -> f64 {
-        rewrites::cost::flops_of(op, ins, outs) + 1.0
-    }
-}
-
 /// The text IR with float constants shown by type only.
 fn summary(g: &Graph) -> String {
     ir::text::print(g)
@@ -190,7 +182,7 @@ fn summary(g: &Graph) -> String {
 
 fn small(b: usize, s: usize, t: usize) -> String {
     let g = monarch_graph(Layout { b, s, t }, 2, 0.0, 29);
-    let (opt, _) = optimize_with(&g, &Options::default(), &Flops).expect("optimizes");
+    let (opt, _) = optimize_with(&g, &Options::default(), &FlopCount).expect("optimizes");
     assert_eq!(count(&opt, |o| matches!(o, Op::MatMul)), 2);
     assert!(compare(&g, &opt, 1) < 1e-4);
     summary(&opt)
