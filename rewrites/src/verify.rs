@@ -381,6 +381,17 @@ pub fn compare_symbolic(
     Ok(worst)
 }
 
+/// `y = x · W` with x an input [rows, k] and W a seeded random dense constant [k, n]: a weight
+/// with no structure, which structure rules must leave alone.
+pub fn random_dense_matmul(rows: usize, k: usize, n: usize, seed: u64) -> Graph {
+    let mut rng = Rng::new(seed);
+    let mut g = GraphBuilder::new("dense");
+    let x = g.input(&[rows, k]);
+    let w = g.constant(random_tensor(&mut rng, &[k, n]));
+    let y = g.op(Op::MatMul, &[x, w]);
+    g.finish(&[y])
+}
+
 /// How many nodes of `g` have an op satisfying `pred`.
 pub fn count_ops(g: &Graph, pred: impl Fn(&Op) -> bool) -> usize {
     g.nodes.iter().filter(|n| pred(&n.op)).count()

@@ -58,38 +58,33 @@ fn is_const(g: &Graph, v: ir::ValueId) -> bool {
 
 /// The shapes of `U` and `V` when the graph computes `(x·U)·V` with `x` its input.
 fn right_factors(g: &Graph) -> Option<(Vec<usize>, Vec<usize>)> {
-    g.nodes.iter().find_map(|outer| {
-        let [Some(xu), Some(v)] = outer.inputs[..] else {
-            return None;
-        };
-        let inner = producer(g, xu)?;
-        let [Some(x), Some(u)] = inner.inputs[..] else {
-            return None;
-        };
-        let ok = matches!(outer.op, Op::MatMul)
-            && matches!(inner.op, Op::MatMul)
-            && g.inputs.contains(&x)
-            && is_const(g, u)
-            && is_const(g, v);
-        ok.then(|| (shape(g, u), shape(g, v)))
-    })
+    factors(g, false)
 }
 
 /// The shapes of `U` and `V` when the graph computes `U·(V·x)` with `x` its input.
 fn left_factors(g: &Graph) -> Option<(Vec<usize>, Vec<usize>)> {
+    factors(g, true)
+}
+
+/// Two constant factors around the graph input in two MatMuls: `U·(V·x)` when `left`, else
+/// `(x·U)·V`; their shapes, U first.
+fn factors(g: &Graph, left: bool) -> Option<(Vec<usize>, Vec<usize>)> {
     g.nodes.iter().find_map(|outer| {
-        let [Some(u), Some(vx)] = outer.inputs[..] else {
+        let [Some(a), Some(b)] = outer.inputs[..] else {
             return None;
         };
-        let inner = producer(g, vx)?;
-        let [Some(v), Some(x)] = inner.inputs[..] else {
+        let (far, near) = if left { (a, b) } else { (b, a) };
+        let inner = producer(g, near)?;
+        let [Some(c), Some(d)] = inner.inputs[..] else {
             return None;
         };
+        let (x, close) = if left { (d, c) } else { (c, d) };
         let ok = matches!(outer.op, Op::MatMul)
             && matches!(inner.op, Op::MatMul)
             && g.inputs.contains(&x)
-            && is_const(g, u)
-            && is_const(g, v);
+            && is_const(g, far)
+            && is_const(g, close);
+        let (u, v) = if left { (far, close) } else { (close, far) };
         ok.then(|| (shape(g, u), shape(g, v)))
     })
 }

@@ -126,12 +126,7 @@ fn symbolic_batch_is_kept() {
 
 #[test]
 fn dense_random_weight_is_left_alone() {
-    let mut rng = Rng::new(3);
-    let mut g = GraphBuilder::new("dense");
-    let x = g.input(&[64, 1024]);
-    let w = g.constant(random_tensor(&mut rng, &[1024, 1024]));
-    let y = g.op(Op::MatMul, &[x, w]);
-    let g = g.finish(&[y]);
+    let g = rewrites::verify::random_dense_matmul(64, 1024, 1024, 3);
     let (opt, report, _) = timed(&g, &Options::default(), "dense 1024");
     assert!(
         !report.rules_fired.contains_key("monarch-detect"),

@@ -529,17 +529,23 @@ mod tests {
         r.normals(n)
     }
 
-    #[test]
-    fn cross_is_exact_on_low_rank_blocks() {
-        let (rows, cols, rank) = (9, 7, 3);
-        let u = rng_vals(rows * rank, 1);
-        let v = rng_vals(cols * rank, 2);
+    /// A row-major `rows × cols` block `U·Vᵀ` of rank `rank`, from seeds `seed` and `seed + 1`.
+    fn random_low_rank(rows: usize, cols: usize, rank: usize, seed: u64) -> Vec<f64> {
+        let u = rng_vals(rows * rank, seed);
+        let v = rng_vals(cols * rank, seed + 1);
         let mut a = vec![0.0; rows * cols];
         for r in 0..rows {
             for c in 0..cols {
                 a[r * cols + c] = (0..rank).map(|t| u[r * rank + t] * v[c * rank + t]).sum();
             }
         }
+        a
+    }
+
+    #[test]
+    fn cross_is_exact_on_low_rank_blocks() {
+        let (rows, cols, rank) = (9, 7, 3);
+        let a = random_low_rank(rows, cols, rank, 1);
         let f = cross(&a, rows, cols, rank);
         assert!(f.resid2 <= 1e-20 * norm2(&a), "{}", f.resid2);
         let f2 = cross(&a, rows, cols, 2);
@@ -550,14 +556,7 @@ mod tests {
     #[test]
     fn minor_test_tells_low_rank_from_full() {
         let (rows, cols, rank) = (12, 10, 3);
-        let u = rng_vals(rows * rank, 3);
-        let v = rng_vals(cols * rank, 4);
-        let mut a = vec![0.0; rows * cols];
-        for r in 0..rows {
-            for c in 0..cols {
-                a[r * cols + c] = (0..rank).map(|t| u[r * rank + t] * v[c * rank + t]).sum();
-            }
-        }
+        let a = random_low_rank(rows, cols, rank, 3);
         assert!(!minor_exceeds_rank(&a, rows, cols, rank, 1e-4));
         assert!(minor_exceeds_rank(&a, rows, cols, rank - 1, 1e-4));
         let full = rng_vals(rows * cols, 5);
