@@ -130,14 +130,31 @@ pub fn guarded_union(egraph: &mut EG, class: Id, new: Id) -> Option<Id> {
 
 /// A rule from two pattern strings, e.g. `(MatMul (MatMul ?a ?b) ?c)` → `(MatMul ?a (MatMul ?b ?c))`.
 pub fn pattern(name: &'static str, lhs: &str, rhs: &str) -> Rewrite<Node, TensorAnalysis> {
-    let l: Pattern<Node> = lhs.parse().expect("rule pattern parses");
-    let r: Pattern<Node> = rhs.parse().expect("rule pattern parses");
-    Rewrite::new(name, l, GuardedPattern(r.ast)).expect("rule is well formed")
+    cond_pattern(name, lhs, rhs, |_, _| true)
 }
 
-struct GuardedPattern(PatternAst<Node>);
+/// A condition on a pattern match, read before the right side is added.
+pub type Cond = fn(&EG, &Subst) -> bool;
 
-impl Applier<Node, TensorAnalysis> for GuardedPattern {
+/// A pattern rule whose right side is added only when `cond` holds (and, as always, unioned
+/// only when its type is the class's).
+pub fn cond_pattern(
+    name: &'static str,
+    lhs: &str,
+    rhs: &str,
+    cond: Cond,
+) -> Rewrite<Node, TensorAnalysis> {
+    let l: Pattern<Node> = lhs.parse().expect("rule pattern parses");
+    let r: Pattern<Node> = rhs.parse().expect("rule pattern parses");
+    Rewrite::new(name, l, CondPattern { rhs: r.ast, cond }).expect("rule is well formed")
+}
+
+struct CondPattern {
+    rhs: PatternAst<Node>,
+    cond: Cond,
+}
+
+impl Applier<Node, TensorAnalysis> for CondPattern {
     fn apply_one(
         &self,
         egraph: &mut EG,
@@ -146,7 +163,10 @@ impl Applier<Node, TensorAnalysis> for GuardedPattern {
         _ast: Option<&PatternAst<Node>>,
         _rule: Symbol,
     ) -> Vec<Id> {
-        let new = egraph.add_instantiation(&self.0, subst);
+        if !(self.cond)(egraph, subst) {
+            return vec![];
+        }
+        let new = egraph.add_instantiation(&self.rhs, subst);
         guarded_union(egraph, eclass, new).into_iter().collect()
     }
 }

@@ -13,11 +13,11 @@ mod layout;
 mod matmul;
 mod scalar;
 
-use super::{Rule, Transform, guarded_union, transform};
+use super::{Rule, Transform, cond_pattern, transform};
 use crate::analysis::{EG, TensorAnalysis};
 use crate::lang::Node;
 use crate::verify::Rng;
-use egg::{Applier, Id, Pattern, PatternAst, Rewrite, Subst, Symbol, Var};
+use egg::{Id, Rewrite, Subst, Var};
 use ir::{DType, Tensor};
 
 /// Every algebra rule.
@@ -28,44 +28,6 @@ pub fn rules() -> Vec<Rule> {
     rules.extend(scalar::rules());
     rules.extend(fold::rules());
     rules
-}
-
-/// A condition on a pattern match, read before the right side is added.
-type Cond = fn(&EG, &Subst) -> bool;
-
-/// A pattern rule whose right side is added only when `cond` holds (and, as always, unioned
-/// only when its type is the class's).
-fn cond_pattern(
-    name: &'static str,
-    lhs: &str,
-    rhs: &str,
-    cond: Cond,
-) -> Rewrite<Node, TensorAnalysis> {
-    let l: Pattern<Node> = lhs.parse().expect("rule pattern parses");
-    let r: Pattern<Node> = rhs.parse().expect("rule pattern parses");
-    Rewrite::new(name, l, CondPattern { rhs: r.ast, cond }).expect("rule is well formed")
-}
-
-struct CondPattern {
-    rhs: PatternAst<Node>,
-    cond: Cond,
-}
-
-impl Applier<Node, TensorAnalysis> for CondPattern {
-    fn apply_one(
-        &self,
-        egraph: &mut EG,
-        eclass: Id,
-        subst: &Subst,
-        _ast: Option<&PatternAst<Node>>,
-        _rule: Symbol,
-    ) -> Vec<Id> {
-        if !(self.cond)(egraph, subst) {
-            return vec![];
-        }
-        let new = egraph.add_instantiation(&self.rhs, subst);
-        guarded_union(egraph, eclass, new).into_iter().collect()
-    }
 }
 
 /// The class a pattern variable is bound to.
