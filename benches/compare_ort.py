@@ -250,6 +250,17 @@ def print_table(rows, a):
           "runs in the interpreter")
 
 
+
+def check_timing_args(ap, a):
+    """Rejects (through `ap.error`) counts below 1, a negative warmup and a missing binary."""
+    for flag in ("threads", "runs", "repeat"):
+        if getattr(a, flag) < 1:
+            ap.error(f"--{flag} must be at least 1")
+    if a.warmup < 0:
+        ap.error("--warmup must not be negative")
+    if not os.path.isfile(a.tenfold):
+        ap.error(f"no tenfold binary at {a.tenfold} (run `cargo build --release`)")
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tenfold", default=os.path.join(ROOT, "target", "release", "tenfold"))
@@ -264,13 +275,7 @@ def main():
                     help="skip comparing tenfold's outputs with ORT's")
     ap.add_argument("models", nargs="*", metavar="MODEL")
     a = ap.parse_args()
-    for flag in ("threads", "runs", "repeat"):
-        if getattr(a, flag) < 1:
-            ap.error(f"--{flag} must be at least 1")
-    if a.warmup < 0:
-        ap.error("--warmup must not be negative")
-    if not os.path.isfile(a.tenfold):
-        ap.error(f"no tenfold binary at {a.tenfold} (run `cargo build --release`)")
+    check_timing_args(ap, a)
 
     rows = [bench_model(a, d) for d in resolve_models(a.models)]
     print_table(rows, a)

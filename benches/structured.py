@@ -78,7 +78,7 @@ import onnxruntime as ort
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import structured_models  # noqa: E402  (benches/structured_models.py, through the path above)
 from compare_ort import (  # noqa: E402  (the shared tenfold runner and output check)
-    TenfoldError, compare_arrays, last_json_line, tenfold)
+    TenfoldError, check_timing_args, compare_arrays, last_json_line, tenfold)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = ("gpt2", "bert", "vit")
@@ -324,13 +324,7 @@ def main():
     ap.add_argument("--json-out", metavar="FILE", help="write all rows as JSON to FILE")
     ap.add_argument("models", nargs="*", metavar="MODEL")
     a = ap.parse_args()
-    for flag in ("threads", "runs", "repeat"):
-        if getattr(a, flag) < 1:
-            ap.error(f"--{flag} must be at least 1")
-    if a.warmup < 0:
-        ap.error("--warmup must not be negative")
-    if not os.path.isfile(a.tenfold):
-        ap.error(f"no tenfold binary at {a.tenfold} (run `cargo build --release`)")
+    check_timing_args(ap, a)
     a.optimize_args = shlex.split(a.optimize_args)
     models = resolve_models(a.models)
     rows = [{"model": name, "kind": kind, "threads": a.threads} for kind, name, _ in models]
