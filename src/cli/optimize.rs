@@ -109,7 +109,7 @@ pub fn optimize(args: &OptimizeArgs) -> Result<Report, Error> {
         .output
         .clone()
         .unwrap_or_else(|| default_output(&args.model));
-    let bytes = ir::onnx::export_model(&graph)
+    let bytes = ir::onnx::export_model_with(&graph, ir::onnx::ExportOptions::for_runtimes())
         .map_err(|e| Error::Invalid(format!("{}: cannot write ONNX: {e}", out.display())))?;
     write_atomic(&out, &bytes)?;
 

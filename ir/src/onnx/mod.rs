@@ -11,7 +11,7 @@ pub mod ops;
 pub mod proto;
 mod tensor;
 
-pub use export::{export_model, export_proto};
+pub use export::{ExportOptions, export_model, export_model_with, export_proto, export_proto_with};
 pub use node::{Emitter, OnnxNode};
 pub use tensor::{dtype_from_onnx, dtype_to_onnx, tensor_from_proto, tensor_to_proto};
 

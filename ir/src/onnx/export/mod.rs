@@ -11,6 +11,9 @@
 //! Names: graph inputs and outputs keep theirs; other values keep a non-empty unique name or
 //! get `v{id}`. Constants become initializers; a constant that is also a graph output is
 //! produced by an `Identity` of its initializer.
+//!
+//! [`ExportOptions`] holds the choices that shape the model for the runtimes that run it
+//! without changing what it computes.
 
 mod bits;
 mod cache;
@@ -35,6 +38,7 @@ mod signal;
 mod stateful;
 #[cfg(test)]
 mod tests;
+mod view_outputs;
 
 pub use cx::BASE_OPSET;
 
@@ -51,17 +55,49 @@ use cx::{Cx, Lowered, Spec};
 use prost::Message;
 use std::collections::HashSet;
 
+/// How an exported model is written for the runtimes that run it. No option changes what the
+/// model computes; the default writes each node as its plain ONNX form.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExportOptions {
+    /// Large f32/f64 graph outputs that a view op (Reshape, Flatten, Squeeze, Unsqueeze,
+    /// Identity) would produce are written by an exact `Mul` by one, which runtimes split
+    /// across their threads; a view written as a graph output is copied by one thread.
+    pub parallel_view_outputs: bool,
+}
+
+impl ExportOptions {
+    /// The options for a model meant to run fast on other runtimes (`tenfold optimize`).
+    pub fn for_runtimes() -> ExportOptions {
+        ExportOptions {
+            parallel_view_outputs: true,
+        }
+    }
+}
+
 /// Exports a graph as serialized ONNX `ModelProto` bytes.
 pub fn export_model(graph: &Graph) -> Result<Vec<u8>, Error> {
-    Ok(export_proto(graph)?.encode_to_vec())
+    export_model_with(graph, ExportOptions::default())
+}
+
+/// Exports a graph as serialized ONNX `ModelProto` bytes, written as `opts` says.
+pub fn export_model_with(graph: &Graph, opts: ExportOptions) -> Result<Vec<u8>, Error> {
+    Ok(export_proto_with(graph, opts)?.encode_to_vec())
 }
 
 /// Exports a graph as an ONNX `ModelProto`.
 pub fn export_proto(graph: &Graph) -> Result<ModelProto, Error> {
+    export_proto_with(graph, ExportOptions::default())
+}
+
+/// Exports a graph as an ONNX `ModelProto`, written as `opts` says.
+pub fn export_proto_with(graph: &Graph, opts: ExportOptions) -> Result<ModelProto, Error> {
     let mut w = Writer::new(graph)?;
     w.constant_outputs();
     for node in &graph.nodes {
         w.write_node(node)?;
+    }
+    if opts.parallel_view_outputs {
+        w.parallel_view_outputs();
     }
     Ok(w.finish())
 }

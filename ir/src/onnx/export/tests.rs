@@ -1,7 +1,7 @@
 //! Round-trip tests of the ONNX exporter: small graphs built in Rust are exported, re-imported
 //! with `import_model` and run through the interpreter against the original graph.
 
-use super::{export_model, export_proto};
+use super::{ExportOptions, export_model, export_model_with, export_proto, export_proto_with};
 use crate::dtype::DType;
 use crate::graph::{Graph, ValueId};
 use crate::onnx::import_model;
@@ -458,4 +458,82 @@ fn a_broken_graph_is_an_error_not_a_panic() {
     g.outputs = vec![ValueId(99)];
     let e = export_model(&g).unwrap_err().to_string();
     assert!(e.contains("not a value of the graph"), "{e}");
+}
+
+/// A graph with a large view output `y` (Reshape of a computed value, also read by `z`), a
+/// small one `small`, and a computed output `t`.
+fn view_outputs_graph() -> Graph {
+    let mut g = Graph::new("views");
+    let x = input(&mut g, "x", &[256, 256]);
+    let t = node(&mut g, "tanh", Op::Unary(UnaryOp::Tanh), &[Some(x)], 1)[0];
+    g.value_mut(t).name = "t".into();
+    let flat = ints(&mut g, "flat", &[-1]);
+    let y = node(
+        &mut g,
+        "r",
+        Op::Reshape { allowzero: false },
+        &[Some(t), Some(flat)],
+        1,
+    )[0];
+    g.value_mut(y).name = "y".into();
+    let z = node(&mut g, "neg", Op::Unary(UnaryOp::Neg), &[Some(y)], 1)[0];
+    g.value_mut(z).name = "z".into();
+    let s = input(&mut g, "s", &[4, 4]);
+    let small = node(
+        &mut g,
+        "rs",
+        Op::Reshape { allowzero: false },
+        &[Some(s), Some(flat)],
+        1,
+    )[0];
+    g.value_mut(small).name = "small".into();
+    g.outputs.extend([y, t, z, small]);
+    infer::infer_graph(&mut g).unwrap();
+    g
+}
+
+/// The op type of the node writing `name`, and its index.
+fn writer_of(m: &crate::onnx::proto::ModelProto, name: &str) -> (usize, String) {
+    let nodes = &m.graph.as_ref().unwrap().node;
+    let i = nodes
+        .iter()
+        .position(|n| n.output.iter().any(|o| o == name))
+        .unwrap();
+    (i, nodes[i].op_type.clone())
+}
+
+#[test]
+fn a_large_view_output_is_written_by_a_mul_by_one_for_runtimes() {
+    let g = view_outputs_graph();
+    let plain = export_proto(&g).unwrap();
+    assert_eq!(writer_of(&plain, "y").1, "Reshape");
+    let m = export_proto_with(&g, ExportOptions::for_runtimes()).unwrap();
+    let (i, op) = writer_of(&m, "y");
+    assert_eq!(op, "Mul");
+    let mul = &m.graph.as_ref().unwrap().node[i];
+    // The view writes the Mul's first input, right before it; the other input is a scalar one.
+    assert_eq!(writer_of(&m, &mul.input[0]), (i - 1, "Reshape".to_string()));
+    let one = m
+        .graph
+        .as_ref()
+        .unwrap()
+        .initializer
+        .iter()
+        .find(|t| t.name == mul.input[1]);
+    let one = crate::onnx::tensor_from_proto(one.unwrap(), None).unwrap();
+    assert_eq!((one.shape(), one.to_f64_vec()), (&[][..], vec![1.0]));
+    // Below the size threshold, and not written by a view: unchanged.
+    assert_eq!(writer_of(&m, "small").1, "Reshape");
+    assert_eq!(writer_of(&m, "t").1, "Tanh");
+
+    // The re-imported model computes exactly what the graph does, outputs in order and named.
+    let mut feeds = HashMap::new();
+    feeds.insert("x".to_string(), data(&[256, 256], 7));
+    feeds.insert("s".to_string(), data(&[4, 4], 8));
+    let want = interp::run(&g, &feeds).unwrap();
+    let bytes = export_model_with(&g, ExportOptions::for_runtimes()).unwrap();
+    let back = import_model(&bytes, None).unwrap();
+    let got = interp::run(&back, &feeds).unwrap();
+    assert_same(&want, &got);
+    assert_eq!(want[0].1.shape(), [65536]);
 }
