@@ -10,7 +10,7 @@ use crate::op::Op;
 use crate::shape::TensorType;
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -211,18 +211,34 @@ impl Graph {
                 defined[o.index()] = true;
             }
         }
-        let mut names = HashSet::new();
-        for &o in self.inputs.iter().chain(&self.outputs) {
+        // Inputs have distinct names; an output may be an input (ONNX allows a graph input to
+        // be passed straight through), but not a different value under an input's name.
+        let mut names: HashMap<&str, ValueId> = HashMap::new();
+        for &i in &self.inputs {
+            let name = self.value(i).name.as_str();
+            if !name.is_empty() && names.insert(name, i).is_some() {
+                return Err(Error::Model(format!("duplicate graph input '{name}'")));
+            }
+        }
+        for &o in &self.outputs {
             if !defined[o.index()] {
                 return Err(Error::Model(format!(
                     "graph output '{}' is produced by nothing",
                     self.value_label(o)
                 )));
             }
-            let name = &self.value(o).name;
-            if !name.is_empty() && !names.insert(name.clone()) && self.inputs.contains(&o) {
-                return Err(Error::Model(format!("duplicate graph input '{name}'")));
+            let name = self.value(o).name.as_str();
+            if name.is_empty() {
+                continue;
             }
+            if let Some(&other) = names.get(name)
+                && other != o
+            {
+                return Err(Error::Model(format!(
+                    "two different graph inputs or outputs are named '{name}'"
+                )));
+            }
+            names.insert(name, o);
         }
         Ok(())
     }

@@ -288,8 +288,8 @@ fn a_constant_output_is_an_identity_of_its_initializer() {
     assert_eq!(back.nodes[0].op, Op::Identity);
 }
 
-/// ONNX (and ONNX Runtime) accept a graph input listed as a graph output, so it is written as
-/// is. (`Graph::validate` refuses such a graph on re-import, so this checks the proto only.)
+/// ONNX (and ONNX Runtime) accept a graph input listed as a graph output: it is written as is
+/// and re-imports as the same pass-through.
 #[test]
 fn an_input_output_keeps_its_name() {
     let mut g = Graph::new("io");
@@ -302,6 +302,24 @@ fn an_input_output_keeps_its_name() {
     assert_eq!(outputs, ["x", "neg_out0"]);
     assert_eq!(graph.input[0].name, "x");
     assert_eq!(graph.node.len(), 1);
+    let (want, got, back) = round_trip(g, &[("x", data(&[2], 9))]);
+    assert_same(&want, &got);
+    assert_eq!(back.outputs[0], back.inputs[0]);
+}
+
+/// A value other than the input cannot be an output under the input's name.
+#[test]
+fn an_output_named_like_a_different_input_is_refused() {
+    let mut g = Graph::new("clash");
+    let x = input(&mut g, "x", &[2]);
+    let y = node(&mut g, "neg", Op::Unary(UnaryOp::Neg), &[Some(x)], 1)[0];
+    g.value_mut(y).name = "x".into();
+    g.outputs.push(y);
+    let err = g.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("two different graph inputs or outputs are named 'x'"),
+        "{err}"
+    );
 }
 
 #[test]
