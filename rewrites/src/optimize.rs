@@ -71,6 +71,9 @@ pub struct Report {
     /// Modelled run time on the target, seconds.
     pub cost_before: f64,
     pub cost_after: f64,
+    /// How many times each rule's rewrite changed the e-graph. One rewrite can count more than
+    /// once: a rule that adds several forms (`kron-apply` adds both product orders) counts each,
+    /// and a rule applies again when a later union makes its result new to the e-graph.
     pub rules_fired: BTreeMap<String, usize>,
     pub egraph_nodes: usize,
     pub egraph_classes: usize,
