@@ -3,10 +3,10 @@
 //! the analysis says and the outputs equal the original's through the interpreter.
 
 use ir::shape::Dim;
-use ir::{DType, Graph, Op, Tensor, TensorType};
+use ir::{DType, Graph, Op, Tensor};
 use rewrites::cost::FlopCount;
 use rewrites::rules::kron::{exporter_kron, kron_matrix};
-use rewrites::verify::{GraphBuilder, Rng, random_tensor};
+use rewrites::verify::{GraphBuilder, Rng};
 use rewrites::{Options, Report, optimize, optimize_with};
 use std::time::Instant;
 

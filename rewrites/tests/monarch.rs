@@ -4,10 +4,10 @@
 //! equal the original's through the interpreter, and a dense random weight is left alone.
 
 use ir::shape::Dim;
-use ir::{DType, Graph, Op, Tensor, TensorType};
+use ir::{DType, Graph, Op, Tensor};
 use rewrites::cost::FlopCount;
 use rewrites::rules::monarch::{Layout, random_monarch};
-use rewrites::verify::{GraphBuilder, Rng, random_tensor};
+use rewrites::verify::{GraphBuilder, Rng};
 use rewrites::{Options, Report, optimize, optimize_with};
 use std::time::Instant;
 
