@@ -54,7 +54,7 @@ tests/fixtures/{gpt2,bert,vit} in a second table.
 
 Usage: python benches/structured.py [--tenfold target/release/tenfold] [--threads N] [--runs N]
            [--warmup N] [--repeat K] [--optimize-args="ARGS"] [--identity] [--keep DIR]
-           [--json-out FILE] [MODEL ...]
+           [--json-out FILE] [--cpus LIST] [MODEL ...]
 A MODEL is the name of a structured model or fixture, or a folder holding model.onnx and
 inputs.npz (benchmarked with the structured models' rule and targets).
 Exit status 1 when a tenfold command failed, an optimized model did not load or run in ONNX
@@ -322,10 +322,18 @@ def main():
                     help="debug: copy the model instead of optimizing it (tests the plumbing)")
     ap.add_argument("--keep", metavar="DIR", help="keep the optimized models as DIR/<model>.onnx")
     ap.add_argument("--json-out", metavar="FILE", help="write all rows as JSON to FILE")
+    ap.add_argument("--cpus", metavar="LIST",
+                    help="run on these CPUs only, e.g. 2,3 (ORT's threads inherit it): on a shared "
+                         "VM the dense GEMM's speed otherwise changes with where the threads land")
     ap.add_argument("models", nargs="*", metavar="MODEL")
     a = ap.parse_args()
     check_timing_args(ap, a)
     a.optimize_args = shlex.split(a.optimize_args)
+    if a.cpus:
+        try:
+            os.sched_setaffinity(0, {int(c) for c in a.cpus.split(",")})
+        except (ValueError, OSError) as e:
+            ap.error(f"--cpus {a.cpus}: {e}")
     models = resolve_models(a.models)
     rows = [{"model": name, "kind": kind, "threads": a.threads} for kind, name, _ in models]
     with tempfile.TemporaryDirectory() as tmp:
@@ -338,7 +346,8 @@ def main():
                 measure(a, row, d, opt_path)
     mode = "identity (models copied, not optimized)" if a.identity else \
         "tenfold optimize " + " ".join(["--json"] + a.optimize_args)
-    print(f"{mode}; ORT CPU, {a.threads} intra-op threads, {a.runs} runs after {a.warmup} "
+    pinned = f" on CPUs {a.cpus}" if a.cpus else ""
+    print(f"{mode}; ORT CPU, {a.threads} intra-op threads{pinned}, {a.runs} runs after {a.warmup} "
           f"warmup ({'back to back' if a.interleave == 'block' else 'alternating run by run'}), "
           f"median of {a.repeat} round{'s' if a.repeat != 1 else ''}; "
           f"ratio = FLOPs before/after, speedup = ORT ms orig/opt")
