@@ -184,18 +184,27 @@ def ensure(names, out=DEFAULT_OUT, force=False, write=write):
     return dirs
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=DEFAULT_OUT, help="folder of the model folders")
+def write_models_cli(doc, models, default_out, ensure_fn):
+    """The command line of a model-writing script: writes the named models (default: all of
+    `models`) with `ensure_fn(names, out, force)`, prints their folders, returns the names and
+    the output folder."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--out", default=default_out, help="folder of the model folders")
     ap.add_argument("--force", action="store_true", help="rewrite existing models")
     ap.add_argument("names", nargs="*", metavar="NAME",
-                    help=f"models to write (default: all of {', '.join(MODELS)})")
+                    help=f"models to write (default: all of {', '.join(models)})")
     a = ap.parse_args()
-    unknown = [n for n in a.names if n not in MODELS]
+    unknown = [n for n in a.names if n not in models]
     if unknown:
-        ap.error(f"unknown model {', '.join(unknown)} (known: {', '.join(MODELS)})")
-    for d in ensure(a.names or list(MODELS), a.out, a.force):
+        ap.error(f"unknown model {', '.join(unknown)} (known: {', '.join(models)})")
+    names = a.names or list(models)
+    for d in ensure_fn(names, a.out, a.force):
         print(d)
+    return names, a.out
+
+
+def main():
+    write_models_cli(__doc__, MODELS, DEFAULT_OUT, ensure)
 
 
 if __name__ == "__main__":

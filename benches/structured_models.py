@@ -46,7 +46,6 @@ Usage: python benches/structured_models.py [--out DIR] [--force] [NAME ...]
        kept unless --force)
 """
 
-import argparse
 import os
 import sys
 
@@ -319,20 +318,9 @@ def print_table(names, out=DEFAULT_OUT):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=DEFAULT_OUT, help="folder of the model folders")
-    ap.add_argument("--force", action="store_true", help="rewrite existing models")
-    ap.add_argument("names", nargs="*", metavar="NAME",
-                    help=f"models to write (default: all of {', '.join(MODELS)})")
-    a = ap.parse_args()
-    unknown = [n for n in a.names if n not in MODELS]
-    if unknown:
-        ap.error(f"unknown model {', '.join(unknown)} (known: {', '.join(MODELS)})")
-    names = a.names or list(MODELS)
-    for d in ensure(names, a.out, a.force):
-        print(d)
+    names, out = bench_models.write_models_cli(__doc__, MODELS, DEFAULT_OUT, ensure)
     print()
-    print_table(names, a.out)
+    print_table(names, out)
 
 
 if __name__ == "__main__":
