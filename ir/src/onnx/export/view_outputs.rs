@@ -13,7 +13,7 @@ use super::Writer;
 use crate::dtype::DType;
 use crate::onnx::proto::NodeProto;
 use crate::onnx::tensor_to_proto;
-use crate::shape::Dim;
+use crate::shape::concrete;
 use crate::tensor::Tensor;
 
 /// Ops whose output is a view of their first input: the runtime copies them as graph outputs.
@@ -21,39 +21,29 @@ const VIEW_OPS: [&str; 5] = ["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Iden
 
 /// Outputs with fewer elements stay as written: a copy that small costs less than scheduling
 /// another node.
-pub const MIN_ELEMENTS: usize = 1 << 16;
+const MIN_ELEMENTS: usize = 1 << 16;
 
 impl Writer<'_> {
     /// Rewrites every large f32/f64 graph output written by a view op (`VIEW_OPS`): the view
     /// writes an internal value and a `Mul` by one, placed right after it so the node order
-    /// stays topological, writes the output under its own name.
+    /// stays topological, writes the output under its own name. An output listed twice is
+    /// rewritten once: the second time its writer is the `Mul`.
     pub(super) fn parallel_view_outputs(&mut self) {
         let g = self.graph;
-        let mut done = std::collections::HashSet::new();
         for &v in &g.outputs {
-            if !done.insert(v) {
-                continue;
-            }
             let Some(ty) = g.value(v).ty.as_ref() else {
                 continue;
             };
-            let one = match ty.dtype {
-                DType::F32 => Tensor::scalar_f32(1.0),
-                DType::F64 => match Tensor::from_f64(DType::F64, vec![], &[1.0]) {
-                    Ok(t) => t,
-                    Err(_) => continue,
-                },
-                _ => continue,
-            };
-            let small = ty.shape.as_ref().is_some_and(|s| {
-                s.iter()
-                    .map(Dim::as_static)
-                    .try_fold(1usize, |n, d| n.checked_mul(d?))
-                    .is_some_and(|n| n < MIN_ELEMENTS)
-            });
-            if small {
+            if !matches!(ty.dtype, DType::F32 | DType::F64) {
                 continue;
             }
+            let numel = ty.shape.as_deref().and_then(concrete);
+            if numel.is_some_and(|d| d.iter().product::<usize>() < MIN_ELEMENTS) {
+                continue;
+            }
+            let Ok(one) = Tensor::from_f64(ty.dtype, vec![], &[1.0]) else {
+                continue;
+            };
             let out = self.names[v.index()].clone();
             let Some(pos) = self.nodes.iter().position(|n| {
                 VIEW_OPS.contains(&n.op_type.as_str()) && n.output.first() == Some(&out)
