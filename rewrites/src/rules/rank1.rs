@@ -174,6 +174,24 @@ pub struct Factors {
     pub resid2: f64,
 }
 
+impl Factors {
+    /// `rank` pairs: the ones found, then zero pairs; `resid` is the block minus their sum.
+    fn padded(
+        mut us: Vec<Vec<f64>>,
+        mut vs: Vec<Vec<f64>>,
+        (rows, cols, rank): (usize, usize, usize),
+        resid: &[f64],
+    ) -> Factors {
+        us.resize(rank.max(us.len()), vec![0.0; rows]);
+        vs.resize(rank.max(vs.len()), vec![0.0; cols]);
+        Factors {
+            us,
+            vs,
+            resid2: norm2(resid),
+        }
+    }
+}
+
 /// Rank-`rank` factorization of a row-major `rows × cols` block by cross approximation with
 /// complete pivoting: exact (to rounding) when the block has rank at most `rank`. Factors
 /// past the block's rank are zero; each pair is balanced.
@@ -207,15 +225,7 @@ pub fn cross(a: &[f64], rows: usize, cols: usize, rank: usize) -> Factors {
         us.push(u);
         vs.push(v);
     }
-    while us.len() < rank {
-        us.push(vec![0.0; rows]);
-        vs.push(vec![0.0; cols]);
-    }
-    Factors {
-        us,
-        vs,
-        resid2: norm2(&e),
-    }
+    Factors::padded(us, vs, (rows, cols, rank), &e)
 }
 
 /// Whether a block certainly has rank above `rank`: complete-pivoting elimination on the
@@ -351,15 +361,11 @@ pub fn truncate(
         us.push(u);
         vs.push(v);
     }
-    while us.len() < rank {
-        us.push(vec![0.0; rows]);
-        vs.push(vec![0.0; cols]);
-    }
-    let resid2 = norm2(&e);
-    if resid2 > start.resid2 {
+    let refined = Factors::padded(us, vs, (rows, cols, rank), &e);
+    if refined.resid2 > start.resid2 {
         return start.clone();
     }
-    Factors { us, vs, resid2 }
+    refined
 }
 
 /// The Van Loan–Pitsianis rearrangement R(W) of W [m1·m2, n1·n2] for one factorization
