@@ -15,6 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Where compiled code runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -227,12 +228,24 @@ impl Model {
     }
 }
 
+/// A run with the time each kernel took.
+#[derive(Debug)]
+pub struct ProfiledRun {
+    /// Every graph output by name, in the graph's output order.
+    pub outputs: Vec<(String, Tensor)>,
+    /// The wall time of each kernel, in the order of [`Plan::program`]'s kernels; `None` when
+    /// the run was not compiled (`-O0`, or a plan the interpreter runs).
+    pub kernel_times: Option<Vec<Duration>>,
+}
+
 /// What one run cost.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RunStats {
     /// The most bytes held at once by inputs, outputs and intermediate tensors (constants
     /// excluded). For compiled code: inputs, outputs, the planned arena and scratch.
     pub peak_bytes: usize,
+    /// Whether compiled kernels ran (false at `-O0` and for plans the interpreter runs).
+    pub compiled: bool,
 }
 
 /// How a graph runs for one input-shape signature.
@@ -307,6 +320,24 @@ impl Executable {
         &self,
         feeds: &HashMap<String, Tensor>,
     ) -> Result<(Vec<(String, Tensor)>, RunStats), Error> {
+        self.execute(feeds, None)
+    }
+
+    /// [`Executable::run`], also timing each kernel.
+    pub fn run_profiled(&self, feeds: &HashMap<String, Tensor>) -> Result<ProfiledRun, Error> {
+        let mut times = Vec::new();
+        let (outputs, stats) = self.execute(feeds, Some(&mut times))?;
+        Ok(ProfiledRun {
+            outputs,
+            kernel_times: stats.compiled.then_some(times),
+        })
+    }
+
+    fn execute(
+        &self,
+        feeds: &HashMap<String, Tensor>,
+        times: Option<&mut Vec<Duration>>,
+    ) -> Result<(Vec<(String, Tensor)>, RunStats), Error> {
         if self.opt_level == OptLevel::O0 {
             return self.interpret(feeds);
         }
@@ -315,7 +346,9 @@ impl Executable {
         match &*plan {
             Plan::Interpreted(_) => self.interpret(feeds),
             Plan::Compiled(c) => {
-                let outputs = c.run(&inputs, &self.engine.pool).map_err(codegen_error)?;
+                let outputs = c
+                    .run_timed(&inputs, &self.engine.pool, times)
+                    .map_err(codegen_error)?;
                 let named = c
                     .program()
                     .output_names
@@ -327,6 +360,7 @@ impl Executable {
                     named,
                     RunStats {
                         peak_bytes: c.peak_bytes(),
+                        compiled: true,
                     },
                 ))
             }
@@ -353,6 +387,7 @@ impl Executable {
             outputs,
             RunStats {
                 peak_bytes: stats.peak_bytes,
+                compiled: false,
             },
         ))
     }

@@ -18,7 +18,7 @@ mod compiler;
 mod error;
 pub mod io;
 
-pub use compiler::{Compiler, Executable, Model, OptLevel, Plan, RunStats, Target};
+pub use compiler::{Compiler, Executable, Model, OptLevel, Plan, ProfiledRun, RunStats, Target};
 pub use error::Error;
 pub use ir;
 pub use ir::{DType, Tensor};

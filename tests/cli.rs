@@ -263,6 +263,73 @@ fn bench_json_is_the_last_line() {
     );
 }
 
+#[test]
+fn bench_profile_times_every_kernel_of_the_plan() {
+    let plan = tenfold(&["info", MODEL, "--plan", "--json", "-O1"]);
+    assert_ok(&plan);
+    let plan: serde_json::Value =
+        serde_json::from_str(plan.stdout.lines().last().unwrap()).unwrap();
+    let kinds: Vec<&str> = plan["plan"]["kernels"]
+        .as_array()
+        .expect("a compiled plan")
+        .iter()
+        .map(|k| k["kind"].as_str().unwrap())
+        .collect();
+    assert!(!kinds.is_empty());
+
+    let out = tenfold(&[
+        "bench",
+        MODEL,
+        "--inputs",
+        INPUTS,
+        "--runs",
+        "3",
+        "--warmup",
+        "1",
+        "--profile",
+        "--json",
+        "-O1",
+    ]);
+    assert_ok(&out);
+    let json: serde_json::Value = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    let timed = json["kernels"].as_array().expect("per-kernel times");
+    let timed_kinds: Vec<&str> = timed.iter().map(|k| k["kind"].as_str().unwrap()).collect();
+    assert_eq!(timed_kinds, kinds, "one time per kernel, in plan order");
+    assert!(
+        timed
+            .iter()
+            .all(|k| k["median_ms"].as_f64().unwrap() >= 0.0)
+    );
+    let text = &out.stdout;
+    assert!(text.contains("median of 3 profiled runs"), "{text}");
+    assert!(
+        text.lines().any(|l| l.trim_start().starts_with("other")),
+        "{text}"
+    );
+
+    // The interpreter has no kernels to time, and says so.
+    let out = tenfold(&[
+        "bench",
+        MODEL,
+        "--inputs",
+        INPUTS,
+        "--runs",
+        "2",
+        "--profile",
+        "--json",
+        "-O0",
+    ]);
+    assert_ok(&out);
+    assert!(
+        out.stdout
+            .contains("none timed: the interpreter runs this model"),
+        "{}",
+        out.stdout
+    );
+    let json: serde_json::Value = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    assert!(json["kernels"].is_null(), "{json}");
+}
+
 /// MatMul 2*B*4*3, Add B*3, Relu B*3 (see the counting convention in ir::cost).
 fn mlp_flops(batch: u64) -> u64 {
     2 * batch * 4 * 3 + batch * 3 + batch * 3

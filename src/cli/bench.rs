@@ -3,8 +3,13 @@
 use super::Report;
 use super::args::{CompileArgs, FeedArgs};
 use super::{feeds, summary};
+use crate::compiler::{Executable, Plan};
 use crate::error::Error;
 use clap::Args;
+use ir::Tensor;
+use serde_json::{Value as Json, json};
+use std::collections::HashMap;
+use std::fmt::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -24,6 +29,9 @@ pub struct BenchArgs {
     pub warmup: u32,
     #[command(flatten)]
     pub compile: CompileArgs,
+    /// After the timed runs, time each compiled kernel over as many runs and list them
+    #[arg(long)]
+    pub profile: bool,
     /// End the output with one line holding a JSON object of the results
     #[arg(long)]
     pub json: bool,
@@ -74,8 +82,16 @@ pub fn bench(args: &BenchArgs) -> Result<Report, Error> {
         args.warmup,
         summary::bytes(peak_bytes as u64),
     );
+    let profile = if args.profile {
+        Some(profile(&exe, &feeds.tensors, args.runs).map_err(explain)?)
+    } else {
+        None
+    };
+    if let Some((text, _)) = &profile {
+        stdout.push_str(text);
+    }
     if args.json {
-        let json = serde_json::json!({
+        let mut json = json!({
             "model": args.model.display().to_string(),
             "target": exe.target().name(),
             "threads": exe.threads(),
@@ -90,6 +106,9 @@ pub fn bench(args: &BenchArgs) -> Result<Report, Error> {
             "warmup": args.warmup,
             "peak_bytes": peak_bytes,
         });
+        if let Some((_, kernels)) = profile {
+            json["kernels"] = kernels;
+        }
         stdout.push_str(&json.to_string());
         stdout.push('\n');
     }
@@ -97,6 +116,84 @@ pub fn bench(args: &BenchArgs) -> Result<Report, Error> {
         stdout,
         notes: feeds.notes,
     })
+}
+
+/// Times each kernel over `runs` runs: a table (program order, as `info --plan` numbers them)
+/// and its JSON (`null` when the run is not compiled).
+fn profile(
+    exe: &Executable,
+    feeds: &HashMap<String, Tensor>,
+    runs: u32,
+) -> Result<(String, Json), crate::error::Error> {
+    let plan = exe.plan(feeds)?;
+    let program = match &*plan {
+        Plan::Compiled(c) => c.program(),
+        Plan::Interpreted(why) => {
+            return Ok((
+                format!("kernels:  none timed: the interpreter runs this model ({why})\n"),
+                Json::Null,
+            ));
+        }
+    };
+    let mut per_kernel: Vec<Vec<f64>> = vec![Vec::new(); program.kernels.len()];
+    let mut walls = Vec::with_capacity(runs as usize);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let run = exe.run_profiled(feeds)?;
+        walls.push(ms(started));
+        for (samples, t) in per_kernel
+            .iter_mut()
+            .zip(run.kernel_times.unwrap_or_default())
+        {
+            samples.push(t.as_secs_f64() * 1e3);
+        }
+    }
+    walls.sort_by(f64::total_cmp);
+    let wall = median(&walls);
+    let medians: Vec<f64> = per_kernel
+        .iter_mut()
+        .map(|s| {
+            s.sort_by(f64::total_cmp);
+            if s.is_empty() { 0.0 } else { median(s) }
+        })
+        .collect();
+    let in_kernels: f64 = medians.iter().sum();
+    let share = |t: f64| if wall > 0.0 { 100.0 * t / wall } else { 0.0 };
+    let mut text = format!(
+        "kernels:  {} (median of {runs} profiled runs: {wall:.3} ms a run, {:.0}% in kernels)\n",
+        program.kernels.len(),
+        share(in_kernels)
+    );
+    let _ = writeln!(
+        text,
+        "  {:>3} {:<9} {:>9} {:>6}  nodes",
+        "#", "kind", "ms", "share"
+    );
+    for (i, (k, &t)) in program.kernels.iter().zip(&medians).enumerate() {
+        let _ = writeln!(
+            text,
+            "  {i:>3} {:<9} {t:>9.3} {:>5.1}%  {}",
+            k.kind.label(),
+            share(t),
+            k.nodes.join(" + ")
+        );
+    }
+    let _ = writeln!(
+        text,
+        "      {:<9} {:>9.3} {:>5.1}%  (output allocation, argument checks, dispatch)",
+        "other",
+        (wall - in_kernels).max(0.0),
+        share((wall - in_kernels).max(0.0))
+    );
+    let json = Json::Array(
+        program
+            .kernels
+            .iter()
+            .zip(&medians)
+            .map(|(k, &t)| json!({ "kind": k.kind.label(), "nodes": k.nodes, "median_ms": t }))
+            .collect(),
+    );
+    Ok((text, json))
 }
 
 fn ms(since: Instant) -> f64 {

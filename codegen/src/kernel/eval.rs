@@ -125,12 +125,17 @@ pub fn eval_program(p: &Program, inputs: &[Tensor]) -> Result<Vec<Tensor>, Codeg
     }
     p.outputs
         .iter()
-        .map(|b| {
-            mem.get(b.index())
-                .cloned()
-                .ok_or_else(|| CodegenError::Jit {
+        .enumerate()
+        .map(|(i, b)| {
+            let t = mem.get(b.index()).ok_or_else(|| CodegenError::Jit {
+                kernel: String::new(),
+                msg: format!("output buffer {} does not exist", b.0),
+            })?;
+            t.clone()
+                .reshaped(p.output_shape(i).to_vec())
+                .map_err(|e| CodegenError::Jit {
                     kernel: String::new(),
-                    msg: format!("output buffer {} does not exist", b.0),
+                    msg: format!("output {i}: {e}"),
                 })
         })
         .collect()

@@ -8,8 +8,10 @@ use std::fmt::Write;
 /// The result of lowering a graph for one input-shape signature.
 ///
 /// Invariants: `inputs[i]` is the buffer of kind `Input(i)`; `outputs[i]` holds graph output
-/// `i` (a buffer of kind `Output(i)`, or an input or constant buffer when the graph returns one
-/// unchanged); a kernel runs after every kernel that writes a buffer it reads.
+/// `i` in row-major order (a buffer of kind `Output(i)`, or an input, constant or earlier
+/// output buffer when the graph returns one unchanged), and `output_shapes[i]` is that output's
+/// shape, which may differ from the buffer's own when the output is a reshape of what a kernel
+/// wrote; a kernel runs after every kernel that writes a buffer it reads.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Program {
     pub buffers: Vec<BufferDecl>,
@@ -18,11 +20,23 @@ pub struct Program {
     pub outputs: Vec<BufferId>,
     /// The graph outputs' names, in order.
     pub output_names: Vec<String>,
+    /// The graph outputs' shapes, in order.
+    #[serde(default)]
+    pub output_shapes: Vec<Vec<usize>>,
 }
 
 impl Program {
     pub fn buffer(&self, id: BufferId) -> &BufferDecl {
         &self.buffers[id.index()]
+    }
+
+    /// The shape of graph output `i`: `output_shapes[i]`, or its buffer's shape for a program
+    /// built without output shapes.
+    pub fn output_shape(&self, i: usize) -> &[usize] {
+        match self.output_shapes.get(i) {
+            Some(s) => s,
+            None => &self.buffer(self.outputs[i]).shape,
+        }
     }
 
     /// Adds a buffer and returns its id.

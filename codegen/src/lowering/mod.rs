@@ -149,26 +149,34 @@ impl<'a> Lowerer<'a> {
             let view = self.view_of(v)?;
             let b = view.buf;
             let whole = view.is_whole(self.program.buffer(b).numel());
-            // A whole input, constant or output buffer is returned as is (the executor copies
-            // what it does not own); anything else is copied into the output's own buffer.
-            let reusable = matches!(
-                self.program.buffer(b).kind,
-                BufferKind::Input(_) | BufferKind::Constant(_) | BufferKind::Output(_)
-            );
-            let same_shape = self.program.buffer(b).shape == shape_of(g, v);
-            let out = if whole && reusable && same_shape {
-                b
-            } else {
-                let decl = BufferDecl {
-                    dtype: self.dtype(v)?,
-                    shape: shape_of(g, v),
-                    kind: BufferKind::Output(i),
-                    name: g.value_label(v),
-                };
-                let dst = self.program.add_buffer(decl);
-                self.emit_copy(&view, dst, &format!("output {}", g.value_label(v)))?;
-                dst
+            let out = match self.program.buffer(b).kind {
+                // A whole input, constant or output buffer is returned as is (the executor
+                // copies what it does not own).
+                BufferKind::Input(_) | BufferKind::Constant(_) | BufferKind::Output(_) if whole => {
+                    b
+                }
+                // A whole temp becomes the output's own buffer: the kernels that wrote it write
+                // the output, and a reshape of their result costs no copy.
+                BufferKind::Temp if whole => {
+                    self.program.buffers[b.index()].kind = BufferKind::Output(i);
+                    b
+                }
+                BufferKind::Input(_)
+                | BufferKind::Constant(_)
+                | BufferKind::Output(_)
+                | BufferKind::Temp => {
+                    let decl = BufferDecl {
+                        dtype: self.dtype(v)?,
+                        shape: shape_of(g, v),
+                        kind: BufferKind::Output(i),
+                        name: g.value_label(v),
+                    };
+                    let dst = self.program.add_buffer(decl);
+                    self.emit_copy(&view, dst, &format!("output {}", g.value_label(v)))?;
+                    dst
+                }
             };
+            self.program.output_shapes.push(shape_of(g, v));
             self.program.outputs.push(out);
             self.program.output_names.push(g.value(v).name.clone());
         }

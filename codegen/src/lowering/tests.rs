@@ -155,3 +155,82 @@ fn einsum_matmuls_become_contractions() {
         compiled_vs_interp(&g, vec![ramp(sa, 0.1), ramp(sb, 0.05)]);
     }
 }
+
+/// A graph output that is a reshape of a contraction's result is written by the contraction
+/// itself; two outputs viewing one result, and a transposed output, still get their own copies.
+#[test]
+fn reshaped_outputs_are_written_by_their_producer() {
+    let mut g = Graph::new("views");
+    let x = g.add_input("x", TensorType::new(DType::F32, static_shape(&[4, 6])));
+    let ramp = |shape: Vec<usize>, k: f32| {
+        let n: usize = shape.iter().product();
+        Tensor::from_f32(
+            shape,
+            (0..n).map(|i| ((i * 7 % 23) as f32 - 11.0) * k).collect(),
+        )
+        .expect("tensor")
+    };
+    let w = g.add_constant("w", ramp(vec![6, 8], 0.1));
+    let shape = |g: &mut Graph, name: &str, dims: &[i64]| {
+        g.add_constant(
+            name,
+            Tensor::from_i64(vec![dims.len()], dims.to_vec()).expect("shape"),
+        )
+    };
+    let mm = g.add_node(
+        "mm",
+        ir::Op::MatMul,
+        vec![Some(x), Some(w)],
+        vec!["t".into()],
+    );
+    let t = g.node(mm).outputs[0];
+    let s3 = shape(&mut g, "s3", &[2, 2, 8]);
+    let s1 = shape(&mut g, "s1", &[32]);
+    let reshape = ir::Op::Reshape { allowzero: false };
+    let r3 = g.add_node(
+        "r3",
+        reshape.clone(),
+        vec![Some(t), Some(s3)],
+        vec!["y".into()],
+    );
+    let r1 = g.add_node("r1", reshape, vec![Some(t), Some(s1)], vec!["z".into()]);
+    let tr = g.add_node(
+        "tr",
+        ir::Op::Transpose { perm: None },
+        vec![Some(t)],
+        vec!["u".into()],
+    );
+    for n in [r3, r1, tr] {
+        let out = g.node(n).outputs[0];
+        g.outputs.push(out);
+    }
+    ir::infer::infer_graph(&mut g).expect("infers");
+
+    let p = lowered(&g, true);
+    let copies: Vec<&str> = p
+        .kernels
+        .iter()
+        .filter(|k| k.kind.label() != "gemm")
+        .map(|k| k.name.as_str())
+        .collect();
+    // y is the product's own buffer; z reads the same buffer (the executor copies it out); u is
+    // a permutation, which needs a kernel.
+    assert_eq!(copies, ["output u"], "{}", p.describe());
+    assert_eq!(p.outputs[0], p.outputs[1]);
+    assert_eq!(p.output_shape(0), [2, 2, 8]);
+    assert_eq!(p.output_shape(1), [32]);
+
+    let input = ramp(vec![4, 6], 0.05);
+    let want = ir::interp::run(&g, &HashMap::from([("x".to_string(), input.clone())]))
+        .expect("interpreter runs");
+    let evaluated = eval_program(&p, std::slice::from_ref(&input)).expect("evaluates");
+    let c = crate::runtime::CompiledProgram::compile(p).expect("compiles");
+    let ran = c
+        .run(&[&input], &crate::runtime::Pool::new(2))
+        .expect("runs");
+    for got in [&evaluated, &ran] {
+        for ((n, w), gt) in want.iter().zip(got) {
+            assert_close(n, gt, w);
+        }
+    }
+}

@@ -15,6 +15,7 @@ use crate::runtime::plan::{ALIGN, MemoryPlan, plan};
 use crate::runtime::pool::Pool;
 use ir::{DType, Data, OpError, Tensor};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// How one kernel runs.
 enum Step {
@@ -111,7 +112,21 @@ impl CompiledProgram {
     /// Runs on `inputs` (one per graph input, in order, already checked against the program's
     /// input buffers) and returns the outputs in order.
     pub fn run(&self, inputs: &[&Tensor], pool: &Pool) -> Result<Vec<Tensor>, CodegenError> {
+        self.run_timed(inputs, pool, None)
+    }
+
+    /// [`CompiledProgram::run`], also storing each kernel's wall time in `times` (one entry per
+    /// kernel of [`Program::kernels`], in order; the clock is read only when `times` is given).
+    pub fn run_timed(
+        &self,
+        inputs: &[&Tensor],
+        pool: &Pool,
+        mut times: Option<&mut Vec<Duration>>,
+    ) -> Result<Vec<Tensor>, CodegenError> {
         let p = &self.program;
+        if let Some(t) = times.as_deref_mut() {
+            t.clear();
+        }
         if inputs.len() != p.inputs.len() {
             return Err(CodegenError::Input {
                 name: String::new(),
@@ -154,6 +169,7 @@ impl CompiledProgram {
             args.clear();
             args.extend(k.args.iter().map(|b| ptrs[b.index()]));
             check_indices(p, k, &args)?;
+            let started = times.is_some().then(Instant::now);
             match step {
                 Step::Jit {
                     resolved: Some(f),
@@ -185,6 +201,9 @@ impl CompiledProgram {
                 Step::Gemm(g) => unsafe { g.run(&args, scratch, pool) },
                 Step::Interp => run_interp(p, k, &args)?,
             }
+            if let (Some(t), Some(started)) = (times.as_deref_mut(), started) {
+                t.push(started.elapsed());
+            }
         }
         let result = p
             .outputs
@@ -197,7 +216,7 @@ impl CompiledProgram {
                     // An output that is an input, a constant or another output: copy it.
                     _ => copy_out(decl.dtype, decl.numel(), ptrs[b.index()]),
                 };
-                Tensor::new(decl.dtype, decl.shape.clone(), data).map_err(|e| {
+                Tensor::new(decl.dtype, p.output_shape(i).to_vec(), data).map_err(|e| {
                     CodegenError::Run(ir::Error::Model(format!("output '{}': {e}", decl.name)))
                 })
             })

@@ -285,6 +285,7 @@ fn program_runs_an_interp_kernel_and_returns_outputs() {
         inputs: vec![BufferId(0)],
         outputs: vec![BufferId(1)],
         output_names: vec!["y".into()],
+        output_shapes: vec![vec![4]],
     };
     let out = eval_program(&p, &[f32s(&[4], &[-1., 2., -3., 4.])]).unwrap();
     assert_eq!(out[0].as_f32().unwrap(), &[0., 2., 0., 4.]);
