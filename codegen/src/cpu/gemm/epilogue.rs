@@ -9,7 +9,7 @@
 //! the whole output after all products (*whole*).
 
 use crate::cpu::JitFn;
-use crate::cpu::gemm::geometry::{Geometry, Items, Source};
+use crate::cpu::gemm::geometry::{Geometry, Items, Operand, Source};
 use crate::cpu::jit::{JitCode, JitCompiler, KernelFn};
 use crate::error::CodegenError;
 use crate::kernel::schedule::PARALLEL_MIN_WORK;
@@ -73,8 +73,17 @@ fn read_args(geo: &Geometry) -> Vec<usize> {
             Source::Scratch => None,
         })
         .collect();
-    if let Items::Conv(g) = &geo.layout {
-        v.push(g.input);
+    match &geo.layout {
+        Items::Conv(g) => v.push(g.input),
+        Items::Batch {
+            staged_b:
+                Some(Operand {
+                    src: Source::Arg(a),
+                    ..
+                }),
+            ..
+        } => v.push(*a),
+        Items::Batch { .. } => {}
     }
     v
 }

@@ -31,6 +31,9 @@ pub(super) enum Items {
         dims: Vec<usize>,
         a: Vec<i64>,
         b: Vec<i64>,
+        /// Where `b` really lives when each item's `b` is staged into scratch as dense rows
+        /// (see `stage.rs`); the batch strides `b` above address this operand.
+        staged_b: Option<Operand>,
     },
     /// Convolution: phases are images, items are groups.
     Conv(ConvGeo),
@@ -122,6 +125,17 @@ impl Geometry {
             rs: o.row_stride,
             cs: o.col_stride,
         };
+        let (b, staged_b) = if super::stage::worth_staging(&op(&kernel.b), kernel.k, kernel.n) {
+            let dense = Operand {
+                src: Source::Scratch,
+                offset: 0,
+                rs: kernel.n as i64,
+                cs: 1,
+            };
+            (dense, Some(op(&kernel.b)))
+        } else {
+            (op(&kernel.b), None)
+        };
         Ok(Geometry {
             phases: 1,
             items,
@@ -129,13 +143,14 @@ impl Geometry {
             n: kernel.n,
             k: kernel.k,
             a: op(&kernel.a),
-            b: op(&kernel.b),
+            b,
             c_arg,
             alpha: kernel.alpha,
             layout: Items::Batch {
                 dims: kernel.batch.clone(),
                 a: kernel.a.batch_strides.clone(),
                 b: kernel.b.batch_strides.clone(),
+                staged_b,
             },
             out_shape,
             epi_batch_dims: nb,
@@ -198,17 +213,14 @@ impl Geometry {
     /// Offsets of item `item` of phase `phase`.
     pub fn item_offsets(&self, phase: usize, item: usize) -> ItemOffsets {
         match &self.layout {
-            Items::Batch { dims, a, b } => {
-                let (mut oa, mut ob, mut rest) = (0i64, 0i64, item);
-                for d in (0..dims.len()).rev() {
-                    let i = (rest % dims[d].max(1)) as i64;
-                    rest /= dims[d].max(1);
-                    oa += a[d] * i;
-                    ob += b[d] * i;
-                }
+            Items::Batch { staged_b, .. } => {
+                let (oa, ob) = self.batch_offsets(item);
                 ItemOffsets {
                     a: oa,
-                    b: ob,
+                    b: match staged_b {
+                        Some(_) => (item * self.k * self.n) as i64,
+                        None => ob,
+                    },
                     c: (item * self.m * self.n) as i64,
                     epi_item: item,
                     epi_row0: 0,
@@ -231,15 +243,34 @@ impl Geometry {
         }
     }
 
+    /// The element offsets of item `item`'s `a` and `b` in their args (a batched contraction).
+    pub fn batch_offsets(&self, item: usize) -> (i64, i64) {
+        let Items::Batch { dims, a, b, .. } = &self.layout else {
+            return (0, 0);
+        };
+        let (mut oa, mut ob, mut rest) = (0i64, 0i64, item);
+        for d in (0..dims.len()).rev() {
+            let i = (rest % dims[d].max(1)) as i64;
+            rest /= dims[d].max(1);
+            oa += a[d] * i;
+            ob += b[d] * i;
+        }
+        (oa, ob)
+    }
+
     /// Scratch floats a run needs.
     pub fn scratch_floats(&self) -> usize {
         match &self.layout {
-            Items::Batch { .. } => 0,
+            Items::Batch { staged_b: None, .. } => 0,
+            Items::Batch {
+                staged_b: Some(_), ..
+            } => self.items * self.k * self.n,
             Items::Conv(g) => g.cols_floats(),
         }
     }
 
-    /// Work done at the start of a phase: a convolution's im2col of image `phase`.
+    /// Work done at the start of a phase: a convolution's im2col of image `phase`, or the
+    /// staging of a contraction's `b`.
     ///
     /// # Safety
     /// As [`super::GemmPlan::run`].
@@ -251,11 +282,21 @@ impl Geometry {
         threads: usize,
         pool: &Pool,
     ) {
-        if let Items::Conv(g) = &self.layout
-            && !g.direct
-        {
-            // SAFETY: forwarded contract.
-            unsafe { g.im2col(args, scratch as *mut f32, phase, threads, pool) };
+        match &self.layout {
+            Items::Conv(g) if !g.direct => {
+                // SAFETY: forwarded contract.
+                unsafe { g.im2col(args, scratch as *mut f32, phase, threads, pool) };
+            }
+            Items::Batch {
+                staged_b: Some(src),
+                ..
+            } => {
+                // SAFETY: forwarded contract; scratch holds `items · k · n` floats.
+                unsafe {
+                    super::stage::stage_b(self, src, args, scratch as *mut f32, threads, pool)
+                };
+            }
+            Items::Conv(_) | Items::Batch { .. } => {}
         }
     }
 }

@@ -19,6 +19,7 @@ mod epilogue;
 mod geometry;
 mod library;
 mod micro;
+mod stage;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
