@@ -24,6 +24,8 @@ mod stage;
 mod tests;
 #[cfg(test)]
 mod tests_conv;
+#[cfg(test)]
+mod tests_stage;
 
 use crate::cpu::JitFn;
 use crate::cpu::jit::{JitCode, JitCompiler, KernelFn};

@@ -195,7 +195,7 @@ fn operand(arg: usize, batch: &[usize], rows: usize, cols: usize, transposed: bo
 }
 
 /// Runs `g` (args: a, b, out[, bias]) under `s` and checks it against the reference.
-fn check(
+pub(super) fn check(
     g: &GemmKernel,
     s: &GemmSchedule,
     threads: usize,
@@ -240,7 +240,14 @@ fn check(
     args.swap_remove(2)
 }
 
-fn kernel(batch: &[usize], m: usize, n: usize, k: usize, ta: bool, tb: bool) -> GemmKernel {
+pub(super) fn kernel(
+    batch: &[usize],
+    m: usize,
+    n: usize,
+    k: usize,
+    ta: bool,
+    tb: bool,
+) -> GemmKernel {
     GemmKernel {
         batch: batch.to_vec(),
         m,
@@ -253,7 +260,7 @@ fn kernel(batch: &[usize], m: usize, n: usize, k: usize, ta: bool, tb: bool) -> 
     }
 }
 
-fn out_shape(g: &GemmKernel) -> Vec<usize> {
+pub(super) fn out_shape(g: &GemmKernel) -> Vec<usize> {
     g.batch.iter().copied().chain([g.m, g.n]).collect()
 }
 
@@ -562,43 +569,4 @@ fn empty_dims_are_harmless() {
             check(&g, &schedule(path, [4, 8, 0], false, &out), 1, 1, None);
         }
     }
-}
-
-/// A `b` stored column by column far apart is staged into scratch as dense rows (see
-/// `stage.rs`); results match the reference on both paths, with broadcast and offset batches.
-#[test]
-fn far_apart_columns_of_b_are_staged() {
-    let batch = [2usize, 3];
-    let (m, n, k) = (13, 20, 9);
-    let mut g = kernel(&batch, m, n, k, false, true);
-    // b[kk, j] at kk + 300·j: k-contiguous columns 1.2 KB apart, the second batch dim
-    // broadcast, the first one past every column of the previous item.
-    g.b.col_stride = 300;
-    g.b.batch_strides = vec![300 * n as i64, 0];
-    g.b.offset = 3;
-    let items: usize = batch.iter().product();
-    let staged = {
-        let mut jit = JitCompiler::new().expect("jit");
-        let s = schedule(GemmPath::Library, [0, 8, 0], false, &out_shape(&g));
-        GemmPlan::gemm("t", &g, &s, &[DType::F32; 3], &mut jit).expect("plan")
-    };
-    assert_eq!(staged.scratch_bytes(), items * k * n * 4, "b is staged");
-    let out = out_shape(&g);
-    for path in [GemmPath::Library, GemmPath::Jit] {
-        for threads in [1, 2] {
-            check(
-                &g,
-                &schedule(path, [4, 8, 0], threads > 1, &out),
-                threads,
-                21,
-                None,
-            );
-        }
-    }
-    // Near columns are read in place.
-    let near = kernel(&batch, m, n, k, false, true);
-    let mut jit = JitCompiler::new().expect("jit");
-    let s = schedule(GemmPath::Library, [0, 8, 0], false, &out);
-    let plan = GemmPlan::gemm("t", &near, &s, &[DType::F32; 3], &mut jit).expect("plan");
-    assert_eq!(plan.scratch_bytes(), 0);
 }
