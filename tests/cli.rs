@@ -65,6 +65,12 @@ fn assert_matches_numpy(out_npz: &Path) {
     }
 }
 
+/// The JSON object on the last line of stdout (`--json`).
+fn last_json(out: &Output) -> serde_json::Value {
+    let last = out.stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {last}"))
+}
+
 fn assert_ok(out: &Output) {
     assert_eq!(
         out.code, 0,
@@ -267,8 +273,7 @@ fn bench_json_is_the_last_line() {
 fn bench_profile_times_every_kernel_of_the_plan() {
     let plan = tenfold(&["info", MODEL, "--plan", "--json", "-O1"]);
     assert_ok(&plan);
-    let plan: serde_json::Value =
-        serde_json::from_str(plan.stdout.lines().last().unwrap()).unwrap();
+    let plan = last_json(&plan);
     let kinds: Vec<&str> = plan["plan"]["kernels"]
         .as_array()
         .expect("a compiled plan")
@@ -291,7 +296,7 @@ fn bench_profile_times_every_kernel_of_the_plan() {
         "-O1",
     ]);
     assert_ok(&out);
-    let json: serde_json::Value = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    let json = last_json(&out);
     let timed = json["kernels"].as_array().expect("per-kernel times");
     let timed_kinds: Vec<&str> = timed.iter().map(|k| k["kind"].as_str().unwrap()).collect();
     assert_eq!(timed_kinds, kinds, "one time per kernel, in plan order");
@@ -326,7 +331,7 @@ fn bench_profile_times_every_kernel_of_the_plan() {
         "{}",
         out.stdout
     );
-    let json: serde_json::Value = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    let json = last_json(&out);
     assert!(json["kernels"].is_null(), "{json}");
 }
 

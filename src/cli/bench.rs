@@ -124,7 +124,7 @@ fn profile(
     exe: &Executable,
     feeds: &HashMap<String, Tensor>,
     runs: u32,
-) -> Result<(String, Json), crate::error::Error> {
+) -> Result<(String, Json), Error> {
     let plan = exe.plan(feeds)?;
     let program = match &*plan {
         Plan::Compiled(c) => c.program(),
