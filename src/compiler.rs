@@ -320,13 +320,29 @@ impl Executable {
         &self,
         feeds: &HashMap<String, Tensor>,
     ) -> Result<(Vec<(String, Tensor)>, RunStats), Error> {
-        self.execute(feeds, None)
+        self.execute(feeds, None, Vec::new())
     }
 
-    /// [`Executable::run`], also timing each kernel.
-    pub fn run_profiled(&self, feeds: &HashMap<String, Tensor>) -> Result<ProfiledRun, Error> {
+    /// [`Executable::run_with_stats`], writing the outputs into the storage of `previous` (the
+    /// outputs of an earlier run, handed back) where an output's dtype and size match; the
+    /// others are allocated. For loops of runs: large fresh allocations cost page faults on
+    /// every run, reused ones do not. The result does not depend on what `previous` held.
+    pub fn run_reusing(
+        &self,
+        feeds: &HashMap<String, Tensor>,
+        previous: Vec<(String, Tensor)>,
+    ) -> Result<(Vec<(String, Tensor)>, RunStats), Error> {
+        self.execute(feeds, None, previous)
+    }
+
+    /// [`Executable::run_reusing`], also timing each kernel.
+    pub fn run_profiled(
+        &self,
+        feeds: &HashMap<String, Tensor>,
+        previous: Vec<(String, Tensor)>,
+    ) -> Result<ProfiledRun, Error> {
         let mut times = Vec::new();
-        let (outputs, stats) = self.execute(feeds, Some(&mut times))?;
+        let (outputs, stats) = self.execute(feeds, Some(&mut times), previous)?;
         Ok(ProfiledRun {
             outputs,
             kernel_times: stats.compiled.then_some(times),
@@ -337,6 +353,7 @@ impl Executable {
         &self,
         feeds: &HashMap<String, Tensor>,
         times: Option<&mut Vec<Duration>>,
+        previous: Vec<(String, Tensor)>,
     ) -> Result<(Vec<(String, Tensor)>, RunStats), Error> {
         if self.opt_level == OptLevel::O0 {
             return self.interpret(feeds);
@@ -346,8 +363,9 @@ impl Executable {
         match &*plan {
             Plan::Interpreted(_) => self.interpret(feeds),
             Plan::Compiled(c) => {
+                let reuse = previous.into_iter().map(|(_, t)| t).collect();
                 let outputs = c
-                    .run_timed(&inputs, &self.engine.pool, times)
+                    .run_reusing(&inputs, &self.engine.pool, reuse, times)
                     .map_err(codegen_error)?;
                 let named = c
                     .program()

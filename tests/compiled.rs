@@ -557,3 +557,65 @@ fn one_and_two_threads_give_identical_outputs() {
         }
     }
 }
+
+#[test]
+fn run_reusing_writes_into_the_previous_outputs_storage() {
+    let graph = parse(
+        r#"graph reuse(x: f32[batch,6]) -> (y, z) {
+  const w: f32[6,4] = [0.5, -1, 0.25, 2, 1, 0.75, -0.5, 0.1, -0.3, 0.2, 0.6, -0.9, 0.4, 0.8, -0.7, 0.3, -0.2, 0.9, 0.05, -0.6, 0.7, -0.4, 0.15, 0.35]
+  const axes: i64[1] = [1]
+  h = MatMul(x, w)
+  y = Softmax{kind=Softmax, axis=-1, coerce_2d=false}(h)
+  z = Reduce{kind=Max, keepdims=false, noop_with_empty_axes=false}(h, axes)
+}
+"#,
+    );
+    let exe = compile_graph(&graph, OptLevel::O2, 2).expect("compiles");
+    let reference = compile_graph(&graph, OptLevel::O0, 1).expect("compiles");
+    let mut rng = Rng::new(11);
+    let ptr = |outs: &[(String, Tensor)], i: usize| outs[i].1.data().as_ptr();
+    let f = HashMap::from([("x".to_string(), random_f32(&mut rng, &[5, 6]))]);
+    // Stale contents (NaN) that every element of the new outputs must replace.
+    let stale: Vec<(String, Tensor)> = exe
+        .run(&f)
+        .expect("runs")
+        .into_iter()
+        .map(|(n, t)| {
+            let shape = t.shape().to_vec();
+            let nan = vec![f32::NAN; t.len()];
+            (n, Tensor::from_f32(shape, nan).expect("sizes match"))
+        })
+        .collect();
+    let before = [ptr(&stale, 0), ptr(&stale, 1)];
+    for batch in [5, 5, 2] {
+        let f = HashMap::from([("x".to_string(), random_f32(&mut rng, &[batch, 6]))]);
+        let previous = if batch == 5 {
+            stale.clone()
+        } else {
+            exe.run(&HashMap::from([(
+                "x".to_string(),
+                random_f32(&mut rng, &[5, 6]),
+            )]))
+            .expect("runs")
+        };
+        let clone_ptrs = [ptr(&previous, 0), ptr(&previous, 1)];
+        let (got, stats) = exe.run_reusing(&f, previous).expect("runs");
+        assert!(stats.compiled, "batch {batch} did not run compiled code");
+        let want = reference.run(&f).expect("the interpreter runs it");
+        if let Err(m) = compare_outputs(&got, &want, 1.0) {
+            panic!("batch {batch}: {m}");
+        }
+        let now = [ptr(&got, 0), ptr(&got, 1)];
+        if batch == 5 {
+            assert_eq!(
+                now, clone_ptrs,
+                "outputs of the same size were not written in place"
+            );
+            assert_ne!(now, before, "the test's clone shares storage with `stale`");
+        } else {
+            // Batch 2 outputs are smaller than the batch 5 storage handed in: fresh storage.
+            assert_eq!(got[0].1.shape(), &[2, 4]);
+            assert_ne!(now[0], clone_ptrs[0], "a wrong-sized buffer was reused");
+        }
+    }
+}

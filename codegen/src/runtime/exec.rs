@@ -121,6 +121,21 @@ impl CompiledProgram {
         &self,
         inputs: &[&Tensor],
         pool: &Pool,
+        times: Option<&mut Vec<Duration>>,
+    ) -> Result<Vec<Tensor>, CodegenError> {
+        self.run_reusing(inputs, pool, Vec::new(), times)
+    }
+
+    /// [`CompiledProgram::run_timed`], writing output `i` into the storage of `reuse[i]` (a
+    /// previous run's output) when it has the output's storage type and element count; other
+    /// outputs are freshly allocated. Reusing storage spares a loop of runs the page faults of
+    /// fresh large allocations; every kernel writes every element of the outputs it stores, so
+    /// nothing of the old contents survives.
+    pub fn run_reusing(
+        &self,
+        inputs: &[&Tensor],
+        pool: &Pool,
+        reuse: Vec<Tensor>,
         mut times: Option<&mut Vec<Duration>>,
     ) -> Result<Vec<Tensor>, CodegenError> {
         let p = &self.program;
@@ -135,6 +150,8 @@ impl CompiledProgram {
         }
         let mut arena = self.take_arena();
         let base = align_up(arena.as_mut_ptr());
+        let mut reuse: Vec<Option<Data>> =
+            reuse.into_iter().map(|t| Some(t.into_parts().2)).collect();
         let mut outputs: Vec<Option<Data>> = vec![None; p.outputs.len()];
         for (b, decl) in p.buffers.iter().enumerate() {
             if let BufferKind::Output(i) = decl.kind
@@ -142,7 +159,12 @@ impl CompiledProgram {
                 && outputs[i].is_none()
                 && p.outputs[i].index() == b
             {
-                outputs[i] = Some(Data::zeros(decl.dtype.storage(), decl.numel()));
+                let (storage, n) = (decl.dtype.storage(), decl.numel());
+                let old = reuse.get_mut(i).and_then(Option::take);
+                outputs[i] = Some(match old {
+                    Some(d) if d.storage() == storage && d.len() == n => d,
+                    _ => Data::zeros(storage, n),
+                });
             }
         }
         let mut ptrs: Vec<*mut u8> = Vec::with_capacity(p.buffers.len());
