@@ -1,6 +1,8 @@
 //! Rust helpers that generated code calls for what has no inline lowering: sin, cos, pow (the
-//! f32 functions of `std`, as the reference evaluator computes them) and the f16 conversions.
+//! f32 functions of `std`, as the reference evaluator computes them), the f16 conversions, and
+//! the wide row statistics of [`crate::cpu::jit::wide`].
 
+use crate::cpu::jit::wide;
 use cranelift_codegen::ir::{
     AbiParam, ExtFuncData, ExternalName, FuncRef, InstBuilder, Signature, UserExternalName, Value,
     types,
@@ -23,15 +25,22 @@ pub(crate) enum LibFn {
     /// Intel cores run with false dependencies while the upper vector halves are dirty (as
     /// AVX-512 library code leaves them); kernels clear them on entry.
     ZeroUpper,
+    /// `(row: ptr, n: i64) -> f32`: the row's max.
+    RowMax,
+    /// `(src: ptr, dst: ptr or null, n: i64, shift: f32) -> f32`: Σ e^(src - shift), storing
+    /// each term to `dst`.
+    RowExpSum,
 }
 
-const ALL: [LibFn; 6] = [
+const ALL: [LibFn; 8] = [
     LibFn::Sin,
     LibFn::Cos,
     LibFn::Pow,
     LibFn::F16ToF32,
     LibFn::F32ToF16,
     LibFn::ZeroUpper,
+    LibFn::RowMax,
+    LibFn::RowExpSum,
 ];
 
 extern "C" fn tf_sin(x: f32) -> f32 {
@@ -73,6 +82,8 @@ impl LibFn {
             LibFn::F16ToF32 => "tenfold_f16_to_f32",
             LibFn::F32ToF16 => "tenfold_f32_to_f16",
             LibFn::ZeroUpper => "tenfold_zero_upper",
+            LibFn::RowMax => "tenfold_row_max",
+            LibFn::RowExpSum => "tenfold_row_exp_sum",
         }
     }
 
@@ -84,6 +95,8 @@ impl LibFn {
             LibFn::F16ToF32 => tf_f16_to_f32 as *const u8,
             LibFn::F32ToF16 => tf_f32_to_f16 as *const u8,
             LibFn::ZeroUpper => tf_zero_upper as *const u8,
+            LibFn::RowMax => wide::tf_row_max as *const u8,
+            LibFn::RowExpSum => wide::tf_row_exp_sum as *const u8,
         }
     }
 
@@ -95,6 +108,11 @@ impl LibFn {
             LibFn::F16ToF32 => (&[types::I32], &[types::F32]),
             LibFn::F32ToF16 => (&[types::F32], &[types::I32]),
             LibFn::ZeroUpper => (&[], &[]),
+            LibFn::RowMax => (&[types::I64, types::I64], &[types::F32]),
+            LibFn::RowExpSum => (
+                &[types::I64, types::I64, types::I64, types::F32],
+                &[types::F32],
+            ),
         }
     }
 

@@ -14,11 +14,25 @@ use cranelift_codegen::ir::{InstBuilder, Value};
 use cranelift_frontend::FunctionBuilder;
 
 /// Largest x with a finite exp(x) (f32 nearest below ln(f32::MAX)).
-const EXP_HI: f32 = 88.722_83;
+pub(crate) const EXP_HI: f32 = 88.722_83;
 /// Clamp below which the 2^n scale would underflow the exponent field.
-const EXP_LO: f32 = -87.6;
+pub(crate) const EXP_LO: f32 = -87.6;
 /// 1.5 · 2^23: adding it rounds an f32 of magnitude < 2^22 to an integer, held in the low bits.
-const MAGIC: f32 = 12_582_912.0;
+pub(crate) const MAGIC: f32 = 12_582_912.0;
+/// ln 2 split in two (the high part exact in few bits), negated: r = x + n·C1 + n·C2.
+pub(crate) const EXP_C1: f32 = -0.693_359_375;
+pub(crate) const EXP_C2: f32 = 2.121_944_4e-4;
+/// exp's polynomial in r, highest degree first.
+pub(crate) const EXP_POLY: [f32; 6] = [
+    1.987_569_15e-4,
+    1.398_199_950_7e-3,
+    8.333_451_907_3e-3,
+    4.166_579_589_4e-2,
+    1.666_666_545_9e-1,
+    5.000_000_120_1e-1,
+];
+/// Added to the bits of `MAGIC + n` and shifted into the exponent field: 2^(n-1).
+pub(crate) const EXP_BIAS: i32 = 126 - 0x4B40_0000;
 
 /// e^x (Cephes `expf`: x = n ln2 + r, |r| ≤ ln2/2, degree-7 polynomial, scale by 2^n).
 pub(crate) fn exp(b: &mut FunctionBuilder, cx: Cx, x: Value) -> Value {
@@ -33,22 +47,11 @@ pub(crate) fn exp(b: &mut FunctionBuilder, cx: Cx, x: Value) -> Value {
     let magic = cx.fconst(b, MAGIC);
     let t = cx.mul_add(b, xc, log2e, magic);
     let n = b.ins().fsub(t, magic);
-    let c1 = cx.fconst(b, -0.693_359_375);
-    let c2 = cx.fconst(b, 2.121_944_4e-4);
+    let c1 = cx.fconst(b, EXP_C1);
+    let c2 = cx.fconst(b, EXP_C2);
     let r = cx.mul_add(b, n, c1, xc);
     let r = cx.mul_add(b, n, c2, r);
-    let p = cx.horner(
-        b,
-        r,
-        &[
-            1.987_569_15e-4,
-            1.398_199_950_7e-3,
-            8.333_451_907_3e-3,
-            4.166_579_589_4e-2,
-            1.666_666_545_9e-1,
-            5.000_000_120_1e-1,
-        ],
-    );
+    let p = cx.horner(b, r, &EXP_POLY);
     let r2 = b.ins().fmul(r, r);
     let y = cx.mul_add(b, p, r2, r);
     let one = cx.fconst(b, 1.0);
@@ -56,7 +59,7 @@ pub(crate) fn exp(b: &mut FunctionBuilder, cx: Cx, x: Value) -> Value {
     // 2^(n-1) from t's bits (t = MAGIC + n exactly): n - 1 + 127 in the exponent field, which
     // stays in [0, 254] for the clamped range; the factor 2 goes on y.
     let tb = cx.f_to_bits(b, t);
-    let bias = cx.iconst(b, 126 - 0x4B40_0000);
+    let bias = cx.iconst(b, EXP_BIAS);
     let e = b.ins().iadd(tb, bias);
     let e = b.ins().ishl_imm_u(e, 23);
     let scale = cx.bits_to_f(b, e);

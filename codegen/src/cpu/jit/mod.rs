@@ -19,6 +19,7 @@ mod reduce;
 mod row;
 #[cfg(test)]
 mod tests;
+mod wide;
 
 use crate::cpu::JitFn;
 use crate::error::CodegenError;
@@ -51,6 +52,9 @@ pub struct JitCompiler {
     fma: bool,
     /// Whether the host has AVX (kernels clear the upper vector halves on entry).
     avx: bool,
+    /// Whether softmax rows call the wide helpers for their max and exp sum (hosts with
+    /// AVX2 or AVX-512; see `wide.rs`).
+    wide_rows: bool,
 }
 
 /// The finalized code of a [`JitCompiler`]: owns the executable memory.
@@ -118,7 +122,15 @@ impl JitCompiler {
             libs,
             fma,
             avx,
+            wide_rows: wide::Width::host().is_wide(),
         })
+    }
+
+    /// Makes softmax rows use only generated 4-lane code (tests cover both paths on wide
+    /// hosts).
+    #[cfg(test)]
+    pub(crate) fn set_wide_rows(&mut self, on: bool) {
+        self.wide_rows = on && wide::Width::host().is_wide();
     }
 
     /// Defines a function with the [`JitFn`] signature (args: ptr, begin: i64, end: i64) whose
@@ -227,7 +239,7 @@ impl JitCompiler {
         arg_dtypes: &[DType],
         schedule: &LoopSchedule,
     ) -> Result<KernelFn, CodegenError> {
-        let plan = row::plan(kernel, arg_dtypes, schedule, self.fma)?;
+        let plan = row::plan(kernel, arg_dtypes, schedule, self.fma, self.wide_rows)?;
         self.define(name, &mut |b, params, ptr, libs| {
             plan.emit(b, params, ptr, libs)
         })

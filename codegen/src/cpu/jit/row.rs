@@ -5,7 +5,9 @@
 //!
 //! Rows up to [`ROW_BUF_MAX`] elements keep `x` (softmax: e^(x-max)) in a stack buffer after
 //! the first pass; longer rows, and prologues that are one f32 load, recompute the prologue,
-//! without its stores, in later passes.
+//! without its stores, in later passes. On hosts with AVX2 or AVX-512, buffered softmax and
+//! log-softmax rows take their max and Σ e^(x-max) from the wide helpers (`wide.rs`), which
+//! run the long exp code at 8 or 16 lanes where generated code has 4.
 //! Prologue stores happen in the first pass only, so exactly once per element; the epilogue's
 //! stores come in the last pass, after the row's reads of each element.
 
@@ -14,7 +16,7 @@ use crate::cpu::jit::convert;
 use crate::cpu::jit::emit::{AnchorVal, BodyGen, Fx, Vals};
 use crate::cpu::jit::folds::{Fold, dim_loop};
 use crate::cpu::jit::inst::{Cx, Lanes};
-use crate::cpu::jit::libcalls::Libs;
+use crate::cpu::jit::libcalls::{LibFn, Libs};
 use crate::cpu::jit::loops::Nest;
 use crate::cpu::jit::math;
 use crate::error::CodegenError;
@@ -49,6 +51,9 @@ pub(crate) struct RowPlan<'a> {
     buf_x: bool,
     empty: bool,
     fma: bool,
+    /// The max and the exp sum come from the wide helpers (softmax and log-softmax over a
+    /// buffered row, which then always holds `x`).
+    wide: bool,
 }
 
 pub(crate) fn plan<'a>(
@@ -56,6 +61,7 @@ pub(crate) fn plan<'a>(
     dtypes: &'a [DType],
     schedule: &LoopSchedule,
     fma: bool,
+    wide: bool,
 ) -> Result<RowPlan<'a>, CodegenError> {
     let shape = &kernel.shape;
     let Some((&n, outer)) = shape.split_last() else {
@@ -95,6 +101,8 @@ pub(crate) fn plan<'a>(
         Lanes::One
     };
     let dense = contiguous_strides(shape);
+    let buffered = n <= ROW_BUF_MAX;
+    let wide = wide && buffered && matches!(kernel.op, RowOp::Softmax | RowOp::LogSoftmax);
     Ok(RowPlan {
         dtypes,
         n,
@@ -117,10 +125,11 @@ pub(crate) fn plan<'a>(
             inner: Some(d),
         },
         lanes,
-        buffered: n <= ROW_BUF_MAX,
-        buf_x: n <= ROW_BUF_MAX && !plain_load(&kernel.prologue, kernel.x, dtypes),
+        buffered,
+        buf_x: buffered && (wide || !plain_load(&kernel.prologue, kernel.x, dtypes)),
         empty: shape.contains(&0),
         fma,
+        wide,
     })
 }
 
@@ -211,27 +220,29 @@ impl RowPlan<'_> {
         let nf = b.ins().f32const(self.n as f32);
         match self.op {
             RowOp::Softmax | RowOp::LogSoftmax => {
-                let m = self.pass(b, libs, &mut row, Some(Fold::Max), &mut |_, _, xs| Ok(xs))?;
                 let log = self.op == RowOp::LogSoftmax;
                 let keep = !log && self.buffered;
-                let s = self.pass_x(
-                    b,
-                    libs,
-                    &mut row,
-                    Fold::Add,
-                    Mid { keep, heavy: true },
-                    &mut |b, lanes, xs| {
-                        let c = cx.with(lanes);
-                        let mv = c.splat_f(b, m);
-                        Ok(xs
-                            .into_iter()
-                            .map(|x| {
-                                let t = b.ins().fsub(x, mv);
-                                math::exp(b, c, t)
-                            })
-                            .collect())
-                    },
-                )?;
+                let (m, s) = match row.buf {
+                    Some(buf) if self.wide => {
+                        self.pass(b, libs, &mut row, None, &mut |_, _, xs| Ok(xs))?;
+                        let n = b.ins().iconst(types::I64, self.n as i64);
+                        let m = libs.call(b, LibFn::RowMax, &[buf, n]);
+                        let dst = if keep {
+                            buf
+                        } else {
+                            b.ins().iconst(types::I64, 0)
+                        };
+                        let s = libs.call(b, LibFn::RowExpSum, &[buf, dst, n, m]);
+                        (m, s)
+                    }
+                    _ => {
+                        let m =
+                            self.pass(b, libs, &mut row, Some(Fold::Max), &mut |_, _, xs| Ok(xs))?;
+                        let m = folded(m)?;
+                        let s = self.exp_sum_pass(b, libs, &mut row, m, keep)?;
+                        (m, s)
+                    }
+                };
                 if log {
                     let ls = math::log(b, sc, s);
                     self.last_pass(b, libs, &mut row, false, false, &mut |b, lanes, xs| {
@@ -270,6 +281,7 @@ impl RowPlan<'_> {
             }
             RowOp::LayerNorm { epsilon } => {
                 let s = self.pass(b, libs, &mut row, Some(Fold::Add), &mut |_, _, xs| Ok(xs))?;
+                let s = folded(s)?;
                 let mean = b.ins().fdiv(s, nf);
                 let ss = self.pass_x(
                     b,
@@ -309,6 +321,7 @@ impl RowPlan<'_> {
                 let ss = self.pass(b, libs, &mut row, Some(Fold::Add), &mut |b, _, xs| {
                     Ok(xs.into_iter().map(|x| b.ins().fmul(x, x)).collect())
                 })?;
+                let ss = folded(ss)?;
                 let ms = b.ins().fdiv(ss, nf);
                 let r = self.rsqrt(b, ms, epsilon);
                 self.last_pass(b, libs, &mut row, false, false, &mut |b, lanes, xs| {
@@ -317,6 +330,37 @@ impl RowPlan<'_> {
                 })
             }
         }
+    }
+
+    /// The middle pass of softmax in generated code: Σ e^(x-m), the terms replacing `x` in the
+    /// buffer with `keep`.
+    fn exp_sum_pass(
+        &self,
+        b: &mut FunctionBuilder,
+        libs: &mut Libs,
+        row: &mut Row,
+        m: Value,
+        keep: bool,
+    ) -> Result<Value, CodegenError> {
+        let cx = self.cx();
+        self.pass_x(
+            b,
+            libs,
+            row,
+            Fold::Add,
+            Mid { keep, heavy: true },
+            &mut |b, lanes, xs| {
+                let c = cx.with(lanes);
+                let mv = c.splat_f(b, m);
+                Ok(xs
+                    .into_iter()
+                    .map(|x| {
+                        let t = b.ins().fsub(x, mv);
+                        math::exp(b, c, t)
+                    })
+                    .collect())
+            },
+        )
     }
 
     /// Copies per step of a pass: one when it evaluates long code.
@@ -333,7 +377,8 @@ impl RowPlan<'_> {
         b.ins().fdiv(one, s)
     }
 
-    /// The first pass: the prologue with its stores, `x` into the buffer, `f` of `x` folded.
+    /// The first pass: the prologue with its stores, `x` into the buffer, `f` of `x` folded
+    /// (`None` without a fold).
     fn pass(
         &self,
         b: &mut FunctionBuilder,
@@ -341,9 +386,9 @@ impl RowPlan<'_> {
         row: &mut Row,
         fold: Option<Fold>,
         f: &mut MapFn<'_>,
-    ) -> Result<Value, CodegenError> {
+    ) -> Result<Option<Value>, CodegenError> {
         let d = self.pro.inner.unwrap_or(0);
-        let r = dim_loop(
+        dim_loop(
             b,
             self.cx(),
             self.n as i64,
@@ -373,8 +418,7 @@ impl RowPlan<'_> {
                 }
                 f(b, lanes, xs)
             },
-        )?;
-        r.ok_or_else(|| unsupported("row pass without a fold"))
+        )
     }
 
     /// A middle pass: `x` (from the buffer or recomputed), `f` of it folded; with `keep`,
@@ -523,6 +567,11 @@ impl RowPlan<'_> {
             })
             .collect())
     }
+}
+
+/// A folding pass's value (a pass given a fold always has one).
+fn folded(v: Option<Value>) -> Result<Value, CodegenError> {
+    v.ok_or_else(|| unsupported("row pass without a fold"))
 }
 
 /// How a middle pass treats its values: `keep` writes them to the buffer (replacing `x`);

@@ -7,4 +7,4 @@ mod pointwise;
 mod raw;
 mod reduce;
 mod row;
-mod util;
+pub(crate) mod util;

@@ -2,7 +2,7 @@
 //! and epilogues that scale, over rows of length 1, 3, 64 and one longer than the stack buffer,
 //! against the reference evaluator; schedules agree within rounding.
 
-use super::util::{B, assert_close, check, kernel, random, run_jit, sched, schedules};
+use super::util::{B, assert_close, check, check_rows, kernel, random, run_jit, sched, schedules};
 use crate::cpu::jit::row::{ROW_BUF_MAX, plan};
 use crate::kernel::{BinaryFn as Bf, Inst, KernelKind, LoopSchedule, RowKernel, RowOp};
 use ir::{DType, Tensor};
@@ -55,17 +55,20 @@ const OPS: [RowOp; 4] = [
 ];
 
 /// Every op over rows of 1, 3, 64, one whose buffer spans several stack pages, and more than
-/// the stack buffer holds, vector and scalar.
+/// the stack buffer holds, vector and scalar; softmax rows both in the wide helpers (on hosts
+/// that have them) and in generated code.
 #[test]
 fn row_ops_match_the_evaluator() {
     for op in OPS {
-        for n in [1, 3, 64, 3000, ROW_BUF_MAX + 37] {
+        for n in [1, 3, 17, 64, 3000, ROW_BUF_MAX + 37] {
             let rows = if n > 64 { 2 } else { 5 };
             let shape = [rows, n];
             for s in [sched(1, 4, 2), sched(1, 1, 1), sched(1, 4, 4)] {
-                let k = kernel(KernelKind::Row(row_kernel(&shape, op)), 6, s);
-                // Sums in another order: rounding grows like √n ulps.
-                check(&k, &args(&shape, 40 + n as u64), 2e-5, 2e-6);
+                for wide in [true, false] {
+                    let k = kernel(KernelKind::Row(row_kernel(&shape, op)), 6, s.clone());
+                    // Sums in another order: rounding grows like √n ulps.
+                    check_rows(&k, &args(&shape, 40 + n as u64), 2e-5, 2e-6, wide);
+                }
             }
         }
     }
@@ -120,15 +123,23 @@ fn row_in_place_and_nan() {
     let mut xs = random(&shape, 3, -3.0, 3.0).to_f32_vec();
     xs[13] = f32::NAN;
     let t = Tensor::from_f32(shape.to_vec(), xs).unwrap();
-    for s in [sched(1, 4, 2), sched(1, 1, 1)] {
+    for (s, wide) in [
+        (sched(1, 4, 2), true),
+        (sched(1, 4, 2), false),
+        (sched(1, 1, 1), false),
+    ] {
         let kk = kernel(KernelKind::Row(k.clone()), 1, s);
-        let got = check(&kk, std::slice::from_ref(&t), 2e-6, 1e-7);
+        let got = check_rows(&kk, std::slice::from_ref(&t), 2e-6, 1e-7, wide);
         let v = got[0].to_f32_vec();
-        assert!(v[10..20].iter().all(|e| e.is_nan()));
-        assert!(v[..10].iter().all(|e| !e.is_nan()));
+        assert!(v[10..20].iter().all(|e| e.is_nan()), "wide {wide}");
+        assert!(v[..10].iter().all(|e| !e.is_nan()), "wide {wide}");
     }
     let dt = [DType::F32];
-    assert!(plan(&k, &dt, &sched(1, 4, 2), true).unwrap().vectorized());
+    assert!(
+        plan(&k, &dt, &sched(1, 4, 2), true, false)
+            .unwrap()
+            .vectorized()
+    );
 }
 
 /// A rank-1 row kernel (no outer dims) and a bf16 input.
@@ -180,7 +191,11 @@ fn row_of_a_broadcast_operand() {
             epilogue: e.done(),
         };
         let dt = [DType::F32; 2];
-        assert!(plan(&k, &dt, &sched(1, 4, 2), true).unwrap().vectorized());
+        assert!(
+            plan(&k, &dt, &sched(1, 4, 2), true, false)
+                .unwrap()
+                .vectorized()
+        );
         for s in [sched(1, 4, 2), sched(1, 1, 1)] {
             let kk = kernel(KernelKind::Row(k.clone()), 2, s);
             let args = [
@@ -191,7 +206,9 @@ fn row_of_a_broadcast_operand() {
                 RowOp::LayerNorm { .. } => 1e-4,
                 _ => 1e-7,
             };
-            check(&kk, &args, 1e-6, abs);
+            for wide in [true, false] {
+                check_rows(&kk, &args, 1e-6, abs, wide);
+            }
         }
     }
 }
