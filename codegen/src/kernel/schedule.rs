@@ -30,7 +30,8 @@ pub struct LoopSchedule {
     pub order: Vec<usize>,
     /// Tile size per loop dim; 0 (or a size at least the extent) leaves the dim untiled. A
     /// tiled dim becomes an outer loop over tiles (in `order`'s position) and an inner loop
-    /// within the tile (placed after all tile loops).
+    /// within the tile (placed after all tile loops). On the `Threads` dim the tiles cover
+    /// each call's range.
     pub tiles: Vec<usize>,
     /// Lanes along the innermost loop: 1 (scalar) or 4 (f32x4 on CPU).
     pub vector_width: u32,
@@ -139,10 +140,55 @@ impl LoopSchedule {
     }
 }
 
+/// Loop-dim tiles of a pointwise kernel that reads an operand transposed (`TRANSPOSE_ROWS` ×
+/// `TRANSPOSE_COLS` blocks), or `None`.
+///
+/// A load whose stride along the innermost loop spans a cache line or more, and that is
+/// contiguous along another dim `d`, touches a new line (and, at 4 KiB strides, a new page) per
+/// element in natural order. Tiling `d` by one line of elements and the innermost dim by 8
+/// makes each line serve `TRANSPOSE_ROWS` consecutive iterations while it is in L1: at most 8
+/// lines of one L1 set at a time, as power-of-two strides map them all to one set of 8 ways.
+/// Measured on a [16, 64, 1024] → [1024, 1024] f32 transpose, 2 threads: 2.0 ms untiled, 0.62 ms
+/// at 16 × 8, 1.1–1.3 ms at 16 × 16 and 32 × 32.
+fn transpose_tiles(p: &crate::kernel::PointwiseKernel) -> Option<Vec<usize>> {
+    let rank = p.shape.len();
+    let numel: usize = p.shape.iter().product();
+    if rank < 2 || numel < TRANSPOSE_MIN_ELEMENTS {
+        return None;
+    }
+    let last = rank - 1;
+    p.body.insts.iter().find_map(|inst| {
+        let crate::kernel::Inst::Load(a) = inst else {
+            return None;
+        };
+        if a.indirect.is_some() || a.strides.len() != rank || a.strides[last].abs() < 16 {
+            return None;
+        }
+        let d = (0..last).find(|&d| a.strides[d].abs() == 1 && p.shape[d] > 1)?;
+        let mut tiles = vec![0; rank];
+        tiles[d] = TRANSPOSE_ROWS;
+        tiles[last] = TRANSPOSE_COLS;
+        Some(tiles)
+    })
+}
+
+/// Pointwise kernels smaller than this stay untiled: their operands fit in cache anyway.
+const TRANSPOSE_MIN_ELEMENTS: usize = 1 << 15;
+/// Iterations along the dim a transposed operand is contiguous in: one 64-byte line of f32.
+const TRANSPOSE_ROWS: usize = 16;
+/// Iterations along the innermost dim per block: two f32x4 vectors.
+const TRANSPOSE_COLS: usize = 8;
+
 /// The default schedule of a kernel.
 pub fn default_for(kernel: &Kernel) -> Schedule {
     match &kernel.kind {
-        KernelKind::Pointwise(p) => Schedule::Loops(LoopSchedule::default_for(&p.shape, 1, true)),
+        KernelKind::Pointwise(p) => {
+            let mut s = LoopSchedule::default_for(&p.shape, 1, true);
+            if let Some(tiles) = transpose_tiles(p) {
+                s.tiles = tiles;
+            }
+            Schedule::Loops(s)
+        }
         KernelKind::Row(r) => {
             let (outer, row) = r.shape.split_at(r.shape.len().saturating_sub(1));
             let row = row.first().copied().unwrap_or(1);

@@ -79,6 +79,10 @@ pub(crate) enum LevelKind {
     Tile(i64),
     /// `[start, min(start + t, extent))` within the current tile.
     Intra(i64),
+    /// Tile starts `begin, begin + t, ...` below the call's `end` (a tiled `Threads` dim).
+    ThreadsTile(i64),
+    /// `[start, min(start + t, end))` within the current tile of the call's range.
+    ThreadsIntra(i64),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -144,12 +148,13 @@ impl Nest {
         let unroll = s.unroll.clamp(1, 8);
         let tile = |d: usize| {
             let t = s.tiles.get(d).copied().unwrap_or(0);
-            (Some(d) != threads && t > 0 && t < extents[d]).then_some(t as i64)
+            (t > 0 && t < extents[d]).then_some(t as i64)
         };
         let mut levels = Vec::new();
         for &d in &s.order {
             let kind = match (Some(d) == threads, tile(d)) {
-                (true, _) => LevelKind::Threads,
+                (true, Some(t)) => LevelKind::ThreadsTile(t),
+                (true, None) => LevelKind::Threads,
                 (false, Some(t)) => LevelKind::Tile(t),
                 (false, None) => LevelKind::Full,
             };
@@ -157,10 +162,12 @@ impl Nest {
         }
         for &d in &s.order {
             if let Some(t) = tile(d) {
-                levels.push(Level {
-                    dim: d,
-                    kind: LevelKind::Intra(t),
-                });
+                let kind = if Some(d) == threads {
+                    LevelKind::ThreadsIntra(t)
+                } else {
+                    LevelKind::Intra(t)
+                };
+                levels.push(Level { dim: d, kind });
             }
         }
         Ok(Nest {
@@ -229,6 +236,19 @@ impl Nest {
                 let hi = b.ins().iconst(types::I64, n);
                 (starts[d], b.ins().smin(end, hi), 1)
             }
+            LevelKind::ThreadsTile(t) => {
+                let lo = b.ins().iconst(types::I64, 0);
+                let hi = b.ins().iconst(types::I64, n);
+                let l = b.ins().smax(range.0, lo);
+                let h = b.ins().smin(range.1, hi);
+                (l, h, t)
+            }
+            LevelKind::ThreadsIntra(t) => {
+                let end = b.ins().iadd_imm_s(starts[d], t);
+                let hi = b.ins().iconst(types::I64, n);
+                let hi = b.ins().smin(range.1, hi);
+                (starts[d], b.ins().smin(end, hi), 1)
+            }
         };
         if split_inner && k + 1 == self.levels.len() {
             return body(b, &idx, Some((d, lo, hi)));
@@ -236,8 +256,11 @@ impl Nest {
         counted(b, lo, hi, step, false, &[], &mut |b, i, _| {
             let (mut idx, mut starts) = (idx.clone(), starts.clone());
             match level.kind {
-                LevelKind::Tile(_) => starts[d] = i,
-                LevelKind::Full | LevelKind::Threads | LevelKind::Intra(_) => idx[d] = i,
+                LevelKind::Tile(_) | LevelKind::ThreadsTile(_) => starts[d] = i,
+                LevelKind::Full
+                | LevelKind::Threads
+                | LevelKind::Intra(_)
+                | LevelKind::ThreadsIntra(_) => idx[d] = i,
             }
             self.level(b, k + 1, range, split_inner, idx, starts, body)?;
             Ok(Vec::new())

@@ -7,4 +7,5 @@ mod pointwise;
 mod raw;
 mod reduce;
 mod row;
+mod transpose;
 pub(crate) mod util;

@@ -252,7 +252,13 @@ pub fn schedules(dims: &[usize]) -> Vec<LoopSchedule> {
     if rank >= 1 {
         let mut s = sched(rank, 4, 2);
         s.bindings[0] = LoopBinding::Threads;
-        s.tiles[0] = 2; // ignored on a Threads dim
+        s.tiles[0] = 2; // tiles each call's range
+        out.push(s);
+        // Tiles of 3 on every dim, the Threads one included: call ranges (see `run_jit`'s
+        // chunks) that are no multiple of the tile must still be covered exactly.
+        let mut s = sched(rank, 4, 1);
+        s.bindings[0] = LoopBinding::Threads;
+        s.tiles = vec![3; rank];
         out.push(s);
         let mut s = sched(rank, 4, 1);
         s.bindings[rank - 1] = LoopBinding::Threads;
