@@ -4,9 +4,10 @@
 //!
 //! The `gemm` crate reads such an operand several times slower than dense rows (a 16-item
 //! 64×64·64×256 product with `cs = 1024` took 0.63 ms against 0.22 ms with dense rows, 2
-//! threads); one transposing copy per item, which stays in cache, costs less: the same product
-//! ran in 0.61-0.75 ms staged against 1.06-1.21 ms in place, timed side by side on a loaded
-//! 2-core machine (`tenfold bench --profile`).
+//! threads); one transposing copy per item, which stays in cache, costs less. Timed side by
+//! side (`tenfold bench --profile`, 2 threads, median of 3): that product took 0.47-0.64 ms
+//! staged in blocks of 16 columns, 0.34 ms in blocks of 8; at 64×1024
+//! columns per item, 2.4-2.6 ms in place and 2.0-2.3 ms staged in blocks of 8.
 
 use crate::cpu::gemm::geometry::{Geometry, Operand, Source};
 use crate::runtime::pool::Pool;
@@ -14,10 +15,8 @@ use crate::runtime::pool::Pool;
 /// Column strides from which a k-contiguous `b` is staged (256 floats: 1 KiB apart).
 const MIN_COLUMN_STRIDE: i64 = 256;
 
-/// The largest item staged (64 KiB, which stays in cache for the crate's own packing). Larger
-/// items measured slower staged: Monarch's first factor at x [1024, 1024] (64×1024 columns per
-/// item) took 7.1 ms staged against 5.7 ms read in place (2 threads, the same loaded machine).
-const MAX_STAGED_FLOATS: usize = 16 * 1024;
+/// The largest item staged (256 KiB, which stays in L2 for the crate's own packing).
+const MAX_STAGED_FLOATS: usize = 64 * 1024;
 
 /// Whether `b` (`k × n`, by its strides) is read faster staged: k-contiguous columns far apart,
 /// more than a sliver in each direction, and small enough to stay in cache.
@@ -99,5 +98,6 @@ impl Job<'_> {
     }
 }
 
-/// Columns staged together.
-const BLOCK: usize = 16;
+/// Columns staged together. Columns a power-of-two number of KiB apart share one L1 set (8
+/// ways on current x86 cores): 16 lines at a time thrash it, 8 fit.
+const BLOCK: usize = 8;
