@@ -30,9 +30,11 @@ pub(crate) enum LibFn {
     /// `(src: ptr, dst: ptr or null, n: i64, shift: f32) -> f32`: Σ e^(src - shift), storing
     /// each term to `dst`.
     RowExpSum,
+    /// `(f: i64, p: ptr, n: i64)`: `p[i] = f(p[i])` for a [`wide::WideFn`] code `f`.
+    WideUnary,
 }
 
-const ALL: [LibFn; 8] = [
+const ALL: [LibFn; 9] = [
     LibFn::Sin,
     LibFn::Cos,
     LibFn::Pow,
@@ -41,6 +43,7 @@ const ALL: [LibFn; 8] = [
     LibFn::ZeroUpper,
     LibFn::RowMax,
     LibFn::RowExpSum,
+    LibFn::WideUnary,
 ];
 
 extern "C" fn tf_sin(x: f32) -> f32 {
@@ -84,6 +87,7 @@ impl LibFn {
             LibFn::ZeroUpper => "tenfold_zero_upper",
             LibFn::RowMax => "tenfold_row_max",
             LibFn::RowExpSum => "tenfold_row_exp_sum",
+            LibFn::WideUnary => "tenfold_wide_unary",
         }
     }
 
@@ -97,6 +101,7 @@ impl LibFn {
             LibFn::ZeroUpper => tf_zero_upper as *const u8,
             LibFn::RowMax => wide::tf_row_max as *const u8,
             LibFn::RowExpSum => wide::tf_row_exp_sum as *const u8,
+            LibFn::WideUnary => wide::tf_wide_unary as *const u8,
         }
     }
 
@@ -113,6 +118,7 @@ impl LibFn {
                 &[types::I64, types::I64, types::I64, types::F32],
                 &[types::F32],
             ),
+            LibFn::WideUnary => (&[types::I64, types::I64, types::I64], &[]),
         }
     }
 
@@ -174,6 +180,12 @@ impl<'a> Libs<'a> {
         let r = self.func_ref(b, f);
         let call = b.ins().call(r, args);
         b.inst_results(call)[0]
+    }
+
+    /// Calls helper `f`, which returns nothing, on `args`.
+    pub(crate) fn call_void(&mut self, b: &mut FunctionBuilder, f: LibFn, args: &[Value]) {
+        let r = self.func_ref(b, f);
+        b.ins().call(r, args);
     }
 
     /// Clears the upper halves of the vector registers, on hosts with AVX (a kernel's first

@@ -33,6 +33,36 @@ pub(crate) const EXP_POLY: [f32; 6] = [
 ];
 /// Added to the bits of `MAGIC + n` and shifted into the exponent field: 2^(n-1).
 pub(crate) const EXP_BIAS: i32 = 126 - 0x4B40_0000;
+/// tanh's odd polynomial in x² (Cephes `tanhf`), highest degree first, below [`TANH_SMALL`].
+pub(crate) const TANH_POLY: [f32; 5] = [
+    -5.704_988_727_45e-3,
+    2.063_908_879_54e-2,
+    -5.373_971_555_31e-2,
+    1.333_144_220_36e-1,
+    -3.333_328_194_22e-1,
+];
+pub(crate) const TANH_SMALL: f32 = 0.625;
+/// erf's Taylor series in x², times x, below [`ERF_SMALL`]: 2/√π Σ (-1)^n x^(2n+1) / (n!
+/// (2n+1)), n ≤ 6 (truncation below 1e-9 relative at 0.5).
+pub(crate) const ERF_TAYLOR: [f32; 7] = [
+    1.205_533_298_178_966_4e-4,
+    -8.548_327_023_450_853e-4,
+    5.223_977_625_442_188e-3,
+    -2.686_617_064_513_125_2e-2,
+    1.128_379_167_095_512_6e-1,
+    -3.761_263_890_318_375_4e-1,
+    std::f32::consts::FRAC_2_SQRT_PI,
+];
+pub(crate) const ERF_SMALL: f32 = 0.5;
+/// Abramowitz & Stegun 7.1.26 above [`ERF_SMALL`]: t = 1 / (1 + P·|x|), erf = 1 - t·Q(t)·e^-x².
+pub(crate) const ERF_P: f32 = 0.327_591_1;
+pub(crate) const ERF_Q: [f32; 5] = [
+    1.061_405_429,
+    -1.453_152_027,
+    1.421_413_741,
+    -0.284_496_736,
+    0.254_829_592,
+];
 
 /// e^x (Cephes `expf`: x = n ln2 + r, |r| ≤ ln2/2, degree-7 polynomial, scale by 2^n).
 pub(crate) fn exp(b: &mut FunctionBuilder, cx: Cx, x: Value) -> Value {
@@ -143,17 +173,7 @@ pub(crate) fn log(b: &mut FunctionBuilder, cx: Cx, x: Value) -> Value {
 pub(crate) fn tanh(b: &mut FunctionBuilder, cx: Cx, x: Value) -> Value {
     let a = b.ins().fabs(x);
     let z = b.ins().fmul(x, x);
-    let p = cx.horner(
-        b,
-        z,
-        &[
-            -5.704_988_727_45e-3,
-            2.063_908_879_54e-2,
-            -5.373_971_555_31e-2,
-            1.333_144_220_36e-1,
-            -3.333_328_194_22e-1,
-        ],
-    );
+    let p = cx.horner(b, z, &TANH_POLY);
     let pz = b.ins().fmul(p, z);
     let small = cx.mul_add(b, pz, x, x);
     let a2 = b.ins().fadd(a, a);
@@ -164,7 +184,7 @@ pub(crate) fn tanh(b: &mut FunctionBuilder, cx: Cx, x: Value) -> Value {
     let q = b.ins().fdiv(two, d);
     let large = b.ins().fsub(one, q);
     let large = cx.copysign(b, large, x);
-    let limit = cx.fconst(b, 0.625);
+    let limit = cx.fconst(b, TANH_SMALL);
     let is_small = b.ins().fcmp(FloatCC::LessThan, a, limit);
     cx.select_f(b, is_small, small, large)
 }
@@ -183,43 +203,20 @@ pub(crate) fn sigmoid(b: &mut FunctionBuilder, cx: Cx, x: Value) -> Value {
 pub(crate) fn erf(b: &mut FunctionBuilder, cx: Cx, x: Value) -> Value {
     let a = b.ins().fabs(x);
     let z = b.ins().fmul(x, x);
-    // 2/√π Σ (-1)^n x^(2n+1) / (n! (2n+1)), n ≤ 6: truncation below 1e-9 relative at 0.5.
-    let p = cx.horner(
-        b,
-        z,
-        &[
-            1.205_533_298_178_966_4e-4,
-            -8.548_327_023_450_853e-4,
-            5.223_977_625_442_188e-3,
-            -2.686_617_064_513_125_2e-2,
-            1.128_379_167_095_512_6e-1,
-            -3.761_263_890_318_375_4e-1,
-            std::f32::consts::FRAC_2_SQRT_PI,
-        ],
-    );
+    let p = cx.horner(b, z, &ERF_TAYLOR);
     let small = b.ins().fmul(p, x);
     let one = cx.fconst(b, 1.0);
-    let pk = cx.fconst(b, 0.327_591_1);
+    let pk = cx.fconst(b, ERF_P);
     let d = cx.mul_add(b, a, pk, one);
     let t = b.ins().fdiv(one, d);
-    let q = cx.horner(
-        b,
-        t,
-        &[
-            1.061_405_429,
-            -1.453_152_027,
-            1.421_413_741,
-            -0.284_496_736,
-            0.254_829_592,
-        ],
-    );
+    let q = cx.horner(b, t, &ERF_Q);
     let q = b.ins().fmul(q, t);
     let nz = b.ins().fneg(z);
     let g = exp(b, cx, nz);
     let qg = b.ins().fmul(q, g);
     let large = b.ins().fsub(one, qg);
     let large = cx.copysign(b, large, x);
-    let limit = cx.fconst(b, 0.5);
+    let limit = cx.fconst(b, ERF_SMALL);
     let is_small = b.ins().fcmp(FloatCC::LessThan, a, limit);
     cx.select_f(b, is_small, small, large)
 }

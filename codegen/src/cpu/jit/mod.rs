@@ -17,6 +17,7 @@ mod math;
 mod pointwise;
 mod reduce;
 mod row;
+mod staged;
 #[cfg(test)]
 mod tests;
 mod wide;
@@ -52,9 +53,10 @@ pub struct JitCompiler {
     fma: bool,
     /// Whether the host has AVX (kernels clear the upper vector halves on entry).
     avx: bool,
-    /// Whether softmax rows call the wide helpers for their max and exp sum (hosts with
-    /// AVX2 or AVX-512; see `wide.rs`).
-    wide_rows: bool,
+    /// Whether generated code calls the wide helpers: softmax rows for their max and exp
+    /// sum, pointwise kernels for exp, tanh, erf and sigmoid (hosts with AVX2 or AVX-512; see
+    /// `wide.rs`).
+    wide: bool,
 }
 
 /// The finalized code of a [`JitCompiler`]: owns the executable memory.
@@ -122,15 +124,14 @@ impl JitCompiler {
             libs,
             fma,
             avx,
-            wide_rows: wide::Width::host().is_wide(),
+            wide: wide::Width::host().is_wide(),
         })
     }
 
-    /// Makes softmax rows use only generated 4-lane code (tests cover both paths on wide
-    /// hosts).
+    /// Makes kernels use only generated 4-lane code (tests cover both paths on wide hosts).
     #[cfg(test)]
-    pub(crate) fn set_wide_rows(&mut self, on: bool) {
-        self.wide_rows = on && wide::Width::host().is_wide();
+    pub(crate) fn set_wide(&mut self, on: bool) {
+        self.wide = on && wide::Width::host().is_wide();
     }
 
     /// Defines a function with the [`JitFn`] signature (args: ptr, begin: i64, end: i64) whose
@@ -224,7 +225,9 @@ impl JitCompiler {
         anchor: Option<usize>,
         schedule: &LoopSchedule,
     ) -> Result<KernelFn, CodegenError> {
-        let plan = pointwise::plan(shape, body, arg_dtypes, anchor, schedule, self.fma)?;
+        let plan = pointwise::plan(
+            shape, body, arg_dtypes, anchor, schedule, self.fma, self.wide,
+        )?;
         self.define(name, &mut |b, params, ptr, libs| {
             plan.emit(b, params, ptr, libs)
         })
@@ -239,7 +242,7 @@ impl JitCompiler {
         arg_dtypes: &[DType],
         schedule: &LoopSchedule,
     ) -> Result<KernelFn, CodegenError> {
-        let plan = row::plan(kernel, arg_dtypes, schedule, self.fma, self.wide_rows)?;
+        let plan = row::plan(kernel, arg_dtypes, schedule, self.fma, self.wide)?;
         self.define(name, &mut |b, params, ptr, libs| {
             plan.emit(b, params, ptr, libs)
         })

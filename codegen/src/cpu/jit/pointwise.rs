@@ -4,10 +4,11 @@
 
 use crate::cpu::jit::analysis::{AnchorKind, BodyInfo, validate};
 use crate::cpu::jit::coalesce::coalesce;
-use crate::cpu::jit::emit::{AnchorVal, BodyGen, Fx};
+use crate::cpu::jit::emit::{AnchorVal, BodyGen, Fx, Vals};
 use crate::cpu::jit::inst::Lanes;
 use crate::cpu::jit::libcalls::Libs;
 use crate::cpu::jit::loops::{Nest, counted};
+use crate::cpu::jit::staged::{self, Staged};
 use crate::error::CodegenError;
 use crate::kernel::{Body, LoopSchedule, contiguous_strides};
 use cranelift_codegen::ir::{InstBuilder, Type, Value};
@@ -25,6 +26,8 @@ pub(crate) struct PointwisePlan<'a> {
     unroll: usize,
     empty: bool,
     fma: bool,
+    /// The body staged through the wide helpers (see `staged.rs`), when it applies.
+    staged: Option<Staged<'a>>,
 }
 
 pub(crate) fn plan<'a>(
@@ -34,6 +37,7 @@ pub(crate) fn plan<'a>(
     anchor: Option<usize>,
     schedule: &LoopSchedule,
     fma: bool,
+    wide: bool,
 ) -> Result<PointwisePlan<'a>, CodegenError> {
     let kind = anchor.map_or(AnchorKind::None, AnchorKind::Dense);
     let types = validate(body, &[], dtypes, shape.len(), kind)?;
@@ -62,20 +66,27 @@ pub(crate) fn plan<'a>(
     } else {
         nest.unroll as usize
     };
+    let body_gen = BodyGen {
+        body,
+        info,
+        dense,
+        inner,
+    };
+    let staged = if wide && lanes == Lanes::Four {
+        staged::plan(&body_gen, dtypes, kind, fma, nest.unroll as usize)?
+    } else {
+        None
+    };
     Ok(PointwisePlan {
         dtypes,
         anchor: anchor.map_or(AnchorVal::None, AnchorVal::Dense),
         unroll,
         nest,
-        body_gen: BodyGen {
-            body,
-            info,
-            dense,
-            inner,
-        },
+        body_gen,
         lanes,
         empty: shape.contains(&0),
         fma,
+        staged,
     })
 }
 
@@ -90,6 +101,12 @@ impl PointwisePlan<'_> {
     #[cfg(test)]
     pub(crate) fn vectorized(&self) -> bool {
         self.lanes == Lanes::Four
+    }
+
+    /// Whether transcendentals are staged through the wide helpers.
+    #[cfg(test)]
+    pub(crate) fn staged(&self) -> bool {
+        self.staged.is_some()
     }
 
     pub(crate) fn emit(
@@ -109,7 +126,10 @@ impl PointwisePlan<'_> {
                         self.body_gen
                             .stores(b, &fx, libs, idx, Lanes::One, 1, &vals)
                     }
-                    Some((d, lo, hi)) => self.innermost(b, &fx, libs, idx, d, lo, hi),
+                    Some((d, lo, hi)) => match &self.staged {
+                        Some(st) => st.innermost(b, &fx, libs, idx, d, lo, hi, self.anchor),
+                        None => self.innermost(b, &fx, libs, idx, d, lo, hi),
+                    },
                 })?;
         }
         b.ins().return_(&[]);
@@ -130,32 +150,59 @@ impl PointwisePlan<'_> {
         hi: Value,
     ) -> Result<(), CodegenError> {
         let mut vals = self.body_gen.hoist(b, fx, libs, idx, self.anchor)?;
-        let mut phases: Vec<(Lanes, usize)> = Vec::new();
         if self.lanes == Lanes::Four {
             self.body_gen.make_splats(b, fx, &mut vals, &[]);
-            phases.push((Lanes::Four, self.unroll));
-            if self.unroll > 1 {
-                phases.push((Lanes::Four, 1));
-            }
-        } else if self.unroll > 1 {
-            phases.push((Lanes::One, self.unroll));
         }
-        phases.push((Lanes::One, 1));
-        let mut start = lo;
-        for (lanes, copies) in phases {
-            let step = lanes.count() * copies as i64;
-            let whole = step > 1;
-            let (next, _) = counted(b, start, hi, step, whole, &[], &mut |b, i, _| {
-                let mut at = idx.to_vec();
-                at[d] = i;
-                self.body_gen
-                    .step(b, fx, libs, &at, lanes, copies, &mut vals, self.anchor)?;
-                self.body_gen
-                    .stores(b, fx, libs, &at, lanes, copies, &vals)?;
-                Ok(Vec::new())
-            })?;
-            start = next;
-        }
-        Ok(())
+        let (body, anchor) = (&self.body_gen, self.anchor);
+        steps(
+            b,
+            fx,
+            libs,
+            body,
+            &mut vals,
+            idx,
+            (d, lo, hi),
+            (self.lanes, self.unroll),
+            anchor,
+        )
     }
+}
+
+/// The body over `[lo, hi)` along `d` at outer point `idx`, with its stores: whole unrolled
+/// vector steps, single vector steps, and a scalar tail (scalar code: unrolled, then single).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn steps(
+    b: &mut FunctionBuilder,
+    fx: &Fx,
+    libs: &mut Libs,
+    body: &BodyGen,
+    vals: &mut Vals,
+    idx: &[Value],
+    (d, lo, hi): (usize, Value, Value),
+    (lanes, unroll): (Lanes, usize),
+    anchor: AnchorVal,
+) -> Result<(), CodegenError> {
+    let mut phases: Vec<(Lanes, usize)> = Vec::new();
+    if lanes == Lanes::Four {
+        phases.push((Lanes::Four, unroll));
+        if unroll > 1 {
+            phases.push((Lanes::Four, 1));
+        }
+    } else if unroll > 1 {
+        phases.push((Lanes::One, unroll));
+    }
+    phases.push((Lanes::One, 1));
+    let mut start = lo;
+    for (lanes, copies) in phases {
+        let step = lanes.count() * copies as i64;
+        let (next, _) = counted(b, start, hi, step, step > 1, &[], &mut |b, i, _| {
+            let mut at = idx.to_vec();
+            at[d] = i;
+            body.step(b, fx, libs, &at, lanes, copies, vals, anchor)?;
+            body.stores(b, fx, libs, &at, lanes, copies, vals)?;
+            Ok(Vec::new())
+        })?;
+        start = next;
+    }
+    Ok(())
 }

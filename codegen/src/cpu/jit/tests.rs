@@ -7,5 +7,6 @@ mod pointwise;
 mod raw;
 mod reduce;
 mod row;
+mod staged;
 mod transpose;
 pub(crate) mod util;

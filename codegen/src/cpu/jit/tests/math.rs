@@ -2,7 +2,7 @@
 //! f64 references: relative error ≤ 2e-6 (with the stated absolute floors), and the f32x4 and
 //! scalar code give identical bits.
 
-use super::util::{B, f32s, pointwise, run_jit, sched};
+use super::util::{B, f32s, pointwise, run_jit_wide, sched};
 use crate::kernel::UnaryFn as Uf;
 use ir::{DType, Tensor};
 
@@ -36,8 +36,8 @@ fn reference(f: Uf, xs: &[f32]) -> Vec<f64> {
         .collect()
 }
 
-/// Runs `f` over `xs` with schedule (width, unroll).
-fn jit(f: Uf, xs: &[f32], width: u32, unroll: u32) -> Vec<f32> {
+/// Runs `f` over `xs` with schedule (width, unroll), with or without the wide helpers.
+fn jit(f: Uf, xs: &[f32], width: u32, unroll: u32, wide: bool) -> Vec<f32> {
     let n = xs.len();
     let mut b = B::new();
     let x = b.dense(0, &[n]);
@@ -45,38 +45,47 @@ fn jit(f: Uf, xs: &[f32], width: u32, unroll: u32) -> Vec<f32> {
     b.store(y, 1);
     let k = pointwise(&[n], b.done(), 2, sched(1, width, unroll));
     let mut args = vec![f32s(&[n], xs.to_vec()), Tensor::zeros(DType::F32, vec![n])];
-    run_jit(&k, &mut args, 1);
+    run_jit_wide(&k, &mut args, 1, wide);
     args[1].to_f32_vec()
 }
 
-/// Checks `f` on `xs`: NaN/inf exact, else |got - want| ≤ 2e-6 |want| + `floor`.
+/// Checks `f` on `xs`: generated f32x4 and scalar code bit for bit, then each of them and the
+/// wide helpers: NaN/inf exact, else |got - want| ≤ 2e-6 |want| + `floor`.
 fn sweep(f: Uf, xs: &[f32], floor: f64) {
-    let got = jit(f, xs, 4, 2);
-    let scalar = jit(f, xs, 1, 1);
+    let vector = jit(f, xs, 4, 2, false);
+    let scalar = jit(f, xs, 1, 1, false);
+    for i in 0..xs.len() {
+        assert!(
+            vector[i].to_bits() == scalar[i].to_bits()
+                || (vector[i].is_nan() && scalar[i].is_nan()),
+            "{f:?}({}): vector {} vs scalar {}",
+            xs[i],
+            vector[i],
+            scalar[i]
+        );
+    }
     let want = reference(f, xs);
+    check_sweep(f, xs, &scalar, &want, floor, "generated");
+    check_sweep(f, xs, &jit(f, xs, 4, 2, true), &want, floor, "wide");
+}
+
+fn check_sweep(f: Uf, xs: &[f32], got: &[f32], want: &[f64], floor: f64, what: &str) {
     let mut worst = 0.0f64;
     for i in 0..xs.len() {
         let (g, w) = (got[i] as f64, want[i]);
-        assert!(
-            got[i].to_bits() == scalar[i].to_bits() || (got[i].is_nan() && scalar[i].is_nan()),
-            "{f:?}({}): vector {} vs scalar {}",
-            xs[i],
-            got[i],
-            scalar[i]
-        );
         if w.is_nan() {
             assert!(g.is_nan(), "{f:?}({}) = {g}, want NaN", xs[i]);
             continue;
         }
         // The exact result rounded to f32: overflow to inf is right.
         if (w as f32).is_infinite() {
-            assert_eq!(g, w as f32 as f64, "{f:?}({})", xs[i]);
+            assert_eq!(g, w as f32 as f64, "{f:?}({}) ({what})", xs[i]);
             continue;
         }
         let err = (g - w).abs();
         assert!(
             err <= 2e-6 * w.abs() + floor,
-            "{f:?}({}) = {g}, want {w} (rel {})",
+            "{f:?}({}) = {g} ({what}), want {w} (rel {})",
             xs[i],
             err / w.abs()
         );
@@ -85,7 +94,7 @@ fn sweep(f: Uf, xs: &[f32], floor: f64) {
         }
     }
     eprintln!(
-        "{f:?}: worst relative error {worst:.2e} over {} points",
+        "{f:?} ({what}): worst relative error {worst:.2e} over {} points",
         xs.len()
     );
 }
@@ -136,11 +145,18 @@ fn exp_sweep() {
     xs.extend(specials());
     // Results below 2^-125 are flushed to zero.
     sweep(Uf::Exp, &xs, 2.4e-38);
-    let e = jit(Uf::Exp, &[100.0, -100.0, 88.722_83, 0.0], 4, 1);
-    assert_eq!(e[0], f32::INFINITY);
-    assert_eq!(e[1], 0.0);
-    assert!(e[2].is_finite());
-    assert_eq!(e[3], 1.0);
+    for wide in [false, true] {
+        let e = jit(Uf::Exp, &[100.0, -100.0, 88.722_83, 0.0], 4, 1, wide);
+        assert_eq!(e[0], f32::INFINITY);
+        // Generated code flushes to zero; the wide helpers keep subnormals.
+        assert!(
+            (0.0..2.4e-38).contains(&e[1]),
+            "exp(-100) = {} (wide {wide})",
+            e[1]
+        );
+        assert!(e[2].is_finite());
+        assert_eq!(e[3], 1.0);
+    }
 }
 
 #[test]
@@ -160,8 +176,10 @@ fn tanh_sweep() {
     let mut xs: Vec<f32> = (0..N).map(|i| -20.0 + 40.0 * i as f32 / N as f32).collect();
     xs.extend(specials());
     sweep(Uf::Tanh, &xs, 1e-7);
-    let t = jit(Uf::Tanh, &[20.0, -20.0, 1e30, f32::INFINITY], 4, 1);
-    assert_eq!(t, vec![1.0, -1.0, 1.0, 1.0]);
+    for wide in [false, true] {
+        let t = jit(Uf::Tanh, &[20.0, -20.0, 1e30, f32::INFINITY], 4, 1, wide);
+        assert_eq!(t, vec![1.0, -1.0, 1.0, 1.0], "wide {wide}");
+    }
 }
 
 #[test]
@@ -177,6 +195,13 @@ fn sigmoid_sweep() {
     xs.extend(specials());
     // sigmoid(x < -87) is below 2^-125 and flushed with exp.
     sweep(Uf::Sigmoid, &xs, 2.4e-38);
-    let s = jit(Uf::Sigmoid, &[-100.0, 100.0, 0.0], 4, 1);
-    assert_eq!(s, vec![0.0, 1.0, 0.5]);
+    for wide in [false, true] {
+        let s = jit(Uf::Sigmoid, &[-100.0, 100.0, 0.0], 4, 1, wide);
+        assert!(
+            (0.0..2.4e-38).contains(&s[0]),
+            "sigmoid(-100) = {} (wide {wide})",
+            s[0]
+        );
+        assert_eq!(s[1..], [1.0, 0.5], "wide {wide}");
+    }
 }

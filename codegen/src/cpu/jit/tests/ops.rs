@@ -138,7 +138,7 @@ fn every_binary_float_function() {
             let _ = got;
         }
         let dt = [DType::F32; 3];
-        let p = plan(&[n], &body, &dt, None, &sched(1, 4, 2), true).unwrap();
+        let p = plan(&[n], &body, &dt, None, &sched(1, 4, 2), true, false).unwrap();
         assert!(p.vectorized(), "{f:?} vectorizes");
     }
 }

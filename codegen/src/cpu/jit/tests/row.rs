@@ -2,7 +2,7 @@
 //! and epilogues that scale, over rows of length 1, 3, 64 and one longer than the stack buffer,
 //! against the reference evaluator; schedules agree within rounding.
 
-use super::util::{B, assert_close, check, check_rows, kernel, random, run_jit, sched, schedules};
+use super::util::{B, assert_close, check, check_wide, kernel, random, run_jit, sched, schedules};
 use crate::cpu::jit::row::{ROW_BUF_MAX, plan};
 use crate::kernel::{BinaryFn as Bf, Inst, KernelKind, LoopSchedule, RowKernel, RowOp};
 use ir::{DType, Tensor};
@@ -67,7 +67,7 @@ fn row_ops_match_the_evaluator() {
                 for wide in [true, false] {
                     let k = kernel(KernelKind::Row(row_kernel(&shape, op)), 6, s.clone());
                     // Sums in another order: rounding grows like √n ulps.
-                    check_rows(&k, &args(&shape, 40 + n as u64), 2e-5, 2e-6, wide);
+                    check_wide(&k, &args(&shape, 40 + n as u64), 2e-5, 2e-6, wide);
                 }
             }
         }
@@ -129,7 +129,7 @@ fn row_in_place_and_nan() {
         (sched(1, 1, 1), false),
     ] {
         let kk = kernel(KernelKind::Row(k.clone()), 1, s);
-        let got = check_rows(&kk, std::slice::from_ref(&t), 2e-6, 1e-7, wide);
+        let got = check_wide(&kk, std::slice::from_ref(&t), 2e-6, 1e-7, wide);
         let v = got[0].to_f32_vec();
         assert!(v[10..20].iter().all(|e| e.is_nan()), "wide {wide}");
         assert!(v[..10].iter().all(|e| !e.is_nan()), "wide {wide}");
@@ -207,7 +207,7 @@ fn row_of_a_broadcast_operand() {
                 _ => 1e-7,
             };
             for wide in [true, false] {
-                check_rows(&kk, &args, 1e-6, abs, wide);
+                check_wide(&kk, &args, 1e-6, abs, wide);
             }
         }
     }

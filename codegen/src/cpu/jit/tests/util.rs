@@ -143,17 +143,17 @@ fn threads_extent(k: &Kernel) -> Option<usize> {
 /// Compiles `k` (its own schedule) and runs it on `args` in place. A `Threads` loop is run in
 /// `chunks` calls over consecutive sub-ranges (in reverse order, to catch dependence on it).
 pub fn run_jit(k: &Kernel, args: &mut [Tensor], chunks: usize) {
-    run_jit_rows(k, args, chunks, true)
+    run_jit_wide(k, args, chunks, true)
 }
 
-/// [`run_jit`]; `wide_rows` false keeps softmax rows in generated code on wide hosts.
-pub fn run_jit_rows(k: &Kernel, args: &mut [Tensor], chunks: usize, wide_rows: bool) {
+/// [`run_jit`]; `wide` false keeps every kernel in generated code on wide hosts.
+pub fn run_jit_wide(k: &Kernel, args: &mut [Tensor], chunks: usize, wide: bool) {
     let dtypes: Vec<DType> = args.iter().map(|t| t.dtype()).collect();
     let Schedule::Loops(s) = &k.schedule else {
         panic!("test kernels have loop schedules")
     };
     let mut jit = JitCompiler::new().unwrap();
-    jit.set_wide_rows(wide_rows);
+    jit.set_wide(wide);
     let f = match &k.kind {
         KernelKind::Pointwise(p) => jit.pointwise(&k.name, &p.shape, &p.body, &dtypes, None, s),
         KernelKind::Row(r) => jit.row(&k.name, r, &dtypes, s),
@@ -189,15 +189,15 @@ pub fn run_jit_rows(k: &Kernel, args: &mut [Tensor], chunks: usize, wide_rows: b
 /// every arg agrees within `rel`·|want| + `abs` (NaN matches NaN, infinities match exactly).
 /// Returns the JIT's tensors.
 pub fn check(k: &Kernel, args: &[Tensor], rel: f64, abs: f64) -> Vec<Tensor> {
-    check_rows(k, args, rel, abs, true)
+    check_wide(k, args, rel, abs, true)
 }
 
 /// [`check`], with softmax rows in the wide helpers or in generated code.
-pub fn check_rows(k: &Kernel, args: &[Tensor], rel: f64, abs: f64, wide: bool) -> Vec<Tensor> {
+pub fn check_wide(k: &Kernel, args: &[Tensor], rel: f64, abs: f64, wide: bool) -> Vec<Tensor> {
     let mut want = args.to_vec();
     eval_kernel(k, &mut want).unwrap();
     let mut got = args.to_vec();
-    run_jit_rows(k, &mut got, 3, wide);
+    run_jit_wide(k, &mut got, 3, wide);
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         assert_close(&format!("arg {i}"), g, w, rel, abs);
     }
