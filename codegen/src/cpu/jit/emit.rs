@@ -12,7 +12,7 @@ use crate::cpu::jit::inst::{self, Cx, Lanes};
 use crate::cpu::jit::libcalls::Libs;
 use crate::error::CodegenError;
 use crate::kernel::{Body, Inst, Scalar};
-use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 use cranelift_frontend::FunctionBuilder;
 use ir::DType;
@@ -184,9 +184,18 @@ impl<'a> BodyGen<'a> {
             }
             Inst::Const { value, ty } => inst::constant(b, *value, *ty),
             Inst::Unary(f, x) => inst::unary(b, cx, libs, *f, get(*x)?, types[x.index()])?,
-            Inst::Binary(f, x, y) => match self.info.fma[k] {
-                Some((p, q, c)) => cx.mul_add(b, get(p)?, get(q)?, get(c)?),
-                None => inst::binary(b, cx, libs, *f, get(*x)?, get(*y)?, types[x.index()])?,
+            Inst::Binary(f, x, y) => match (self.info.fma[k], self.clamp(*f, *x, *y)) {
+                (Some((p, q, c)), _) => cx.mul_add(b, get(p)?, get(q)?, get(c)?),
+                (None, Some((v, c, cc))) => {
+                    // max(v, c) = v < c ? c : v (min: >), a NaN `v` kept: one compare and
+                    // a blend, where a general fmax orders NaNs and signed zeros in 8.
+                    let (v, c) = (get(v)?, get(c)?);
+                    let beyond = b.ins().fcmp(cc, v, c);
+                    cx.select_f(b, beyond, c, v)
+                }
+                (None, None) => {
+                    inst::binary(b, cx, libs, *f, get(*x)?, get(*y)?, types[x.index()])?
+                }
             },
             Inst::Select(c, x, y) => inst::select(b, cx, get(*c)?, get(*x)?, get(*y)?),
             Inst::Cast(x, to) => inst::cast(b, cx, get(*x)?, types[x.index()], *to)?,
@@ -207,6 +216,34 @@ impl<'a> BodyGen<'a> {
                 }
             }
         })
+    }
+
+    /// For an f32 `Max` or `Min` of a value and a constant that is not NaN: (the value, the
+    /// constant, the comparison under which the constant wins). This is the interpreter's
+    /// Relu and Clip exactly (`v < 0 ? 0 : v`), NaN propagated.
+    fn clamp(
+        &self,
+        f: crate::kernel::BinaryFn,
+        x: crate::kernel::InstId,
+        y: crate::kernel::InstId,
+    ) -> Option<(crate::kernel::InstId, crate::kernel::InstId, FloatCC)> {
+        use crate::kernel::BinaryFn;
+        let cc = match f {
+            BinaryFn::Max => FloatCC::LessThan,
+            BinaryFn::Min => FloatCC::GreaterThan,
+            _ => return None,
+        };
+        if self.info.types[x.index()] != Scalar::F32 {
+            return None;
+        }
+        let constant = |i: crate::kernel::InstId| matches!(self.body.insts[i.index()], Inst::Const { value, .. } if !value.is_nan());
+        if constant(y) {
+            Some((x, y, cc))
+        } else if constant(x) {
+            Some((y, x, cc))
+        } else {
+            None
+        }
     }
 
     /// Emits every used instruction that does not vary along the inner dim, as scalars (all

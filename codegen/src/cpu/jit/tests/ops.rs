@@ -214,3 +214,42 @@ fn integer_operations() {
         check(&k, &args, 0.0, 0.0);
     }
 }
+
+/// `Max`/`Min` against a constant (Relu, Clip) take the compare-and-blend path: NaN stays NaN,
+/// -0 stays -0 where the interpreter keeps it (`v < 0 ? 0 : v`), infinities clamp; both
+/// operand orders, f32x4 and scalar, against the evaluator bit for bit.
+#[test]
+fn max_and_min_against_constants() {
+    let xs = specials();
+    let n = xs.len();
+    for (f, c) in [
+        (Bf::Max, 0.0),
+        (Bf::Min, 6.0),
+        (Bf::Max, -1.5),
+        (Bf::Min, -0.0),
+    ] {
+        for const_first in [false, true] {
+            let mut b = B::new();
+            let x = b.dense(0, &[n]);
+            let k = b.f(c);
+            let y = if const_first {
+                b.bin(f, k, x)
+            } else {
+                b.bin(f, x, k)
+            };
+            b.store(y, 1);
+            let body = b.done();
+            for s in [sched(1, 4, 2), sched(1, 1, 1)] {
+                let kern = pointwise(&[n], body.clone(), 2, s);
+                let args = [f32s(&[n], xs.clone()), Tensor::zeros(DType::F32, vec![n])];
+                let got = check(&kern, &args, 0.0, 0.0);
+                let out = got[1].to_f32_vec();
+                for (i, &v) in xs.iter().enumerate() {
+                    if v.is_nan() {
+                        assert!(out[i].is_nan(), "{f:?}(NaN, {c}) = {}", out[i]);
+                    }
+                }
+            }
+        }
+    }
+}
