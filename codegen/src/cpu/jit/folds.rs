@@ -68,6 +68,23 @@ impl Fold {
 pub(crate) type StepFn<'a> =
     dyn FnMut(&mut FunctionBuilder, Value, Lanes, usize) -> Result<Vec<Value>, CodegenError> + 'a;
 
+/// The phases of a loop over a dim: whole unrolled steps, single steps, then scalars (for
+/// f32x4: unrolled vectors, single vectors, single scalars; for scalar code: unrolled, then
+/// single), as (lanes, copies per step).
+pub(crate) fn phases(lanes: Lanes, unroll: usize) -> Vec<(Lanes, usize)> {
+    let mut phases: Vec<(Lanes, usize)> = Vec::new();
+    if lanes == Lanes::Four {
+        phases.push((Lanes::Four, unroll));
+        if unroll > 1 {
+            phases.push((Lanes::Four, 1));
+        }
+    } else if unroll > 1 {
+        phases.push((Lanes::One, unroll));
+    }
+    phases.push((Lanes::One, 1));
+    phases
+}
+
 /// Runs `step` over `[0, n)`: whole steps of `unroll` f32x4 copies (when `lanes` is four),
 /// single vector steps, then scalar steps; folds the values with `fold` when given, from its
 /// identity. Returns the folded scalar.
@@ -82,16 +99,7 @@ pub(crate) fn dim_loop(
 ) -> Result<Option<Value>, CodegenError> {
     let lo = b.ins().iconst(types::I64, 0);
     let hi = b.ins().iconst(types::I64, n);
-    let mut phases: Vec<(Lanes, usize)> = Vec::new();
-    if lanes == Lanes::Four {
-        phases.push((Lanes::Four, unroll));
-        if unroll > 1 {
-            phases.push((Lanes::Four, 1));
-        }
-    } else if unroll > 1 {
-        phases.push((Lanes::One, unroll));
-    }
-    phases.push((Lanes::One, 1));
+    let phases = phases(lanes, unroll);
     let mut start = lo;
     // The running fold: (value, its lanes).
     let mut acc: Option<(Value, Lanes)> = None;

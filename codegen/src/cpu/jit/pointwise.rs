@@ -5,6 +5,7 @@
 use crate::cpu::jit::analysis::{AnchorKind, BodyInfo, validate};
 use crate::cpu::jit::coalesce::coalesce;
 use crate::cpu::jit::emit::{AnchorVal, BodyGen, Fx, Vals};
+use crate::cpu::jit::folds::phases;
 use crate::cpu::jit::inst::Lanes;
 use crate::cpu::jit::libcalls::Libs;
 use crate::cpu::jit::loops::{Nest, counted};
@@ -182,18 +183,8 @@ pub(crate) fn steps(
     (lanes, unroll): (Lanes, usize),
     anchor: AnchorVal,
 ) -> Result<(), CodegenError> {
-    let mut phases: Vec<(Lanes, usize)> = Vec::new();
-    if lanes == Lanes::Four {
-        phases.push((Lanes::Four, unroll));
-        if unroll > 1 {
-            phases.push((Lanes::Four, 1));
-        }
-    } else if unroll > 1 {
-        phases.push((Lanes::One, unroll));
-    }
-    phases.push((Lanes::One, 1));
     let mut start = lo;
-    for (lanes, copies) in phases {
+    for (lanes, copies) in phases(lanes, unroll) {
         let step = lanes.count() * copies as i64;
         let (next, _) = counted(b, start, hi, step, step > 1, &[], &mut |b, i, _| {
             let mut at = idx.to_vec();
