@@ -8,7 +8,10 @@ Each model isolates one thing the compiler must do well, at a size where it domi
 - softmax:   attention scores [64, 12, 128, 128] * scale + mask [1, 1, 1, 128] -> Softmax over
              the last axis (a fused, memory-bound reduction);
 - layernorm: x + residual -> LayerNormalization over the last axis of [8, 128, 768] with scale
-             and bias (residual add fused into a normalization).
+             and bias (residual add fused into a normalization);
+- gelu:      h + bias -> GELU as torch exports nn.GELU() (Div by sqrt 2, Erf, Add 1, Mul, Mul
+             by 0.5) on [512, 3072], BERT-base's feed-forward activation at sequence 512 (a
+             transcendental-bound pointwise kernel).
 
 Everything is f32, opset 18, IR version 9, and seeded: the same files on every run.
 
@@ -136,12 +139,37 @@ def layernorm(rng):
     return model, inputs
 
 
+def gelu(rng):
+    shape = [512, 3072]
+    nodes = [
+        helper.make_node("Add", ["h", "fc1.bias"], ["/fc1/Add_output_0"], name="/fc1/Add"),
+        helper.make_node("Div", ["/fc1/Add_output_0", "sqrt2"], ["/act/Div_output_0"],
+                         name="/act/Div"),
+        helper.make_node("Erf", ["/act/Div_output_0"], ["/act/Erf_output_0"], name="/act/Erf"),
+        helper.make_node("Add", ["/act/Erf_output_0", "one"], ["/act/Add_output_0"],
+                         name="/act/Add"),
+        helper.make_node("Mul", ["/fc1/Add_output_0", "/act/Add_output_0"],
+                         ["/act/Mul_output_0"], name="/act/Mul"),
+        helper.make_node("Mul", ["/act/Mul_output_0", "half"], ["y"], name="/act/Mul_1"),
+    ]
+    model = _model(
+        "gelu", nodes, [_f32("h", shape)], [_f32("y", shape)],
+        [_init("fc1.bias", 0.1 * rng.standard_normal(shape[-1], dtype=np.float32)),
+         _init("sqrt2", np.array(np.sqrt(2.0), dtype=np.float32)),
+         _init("one", np.array(1.0, dtype=np.float32)),
+         _init("half", np.array(0.5, dtype=np.float32))],
+    )
+    inputs = {"h": (2.0 * rng.standard_normal(shape, dtype=np.float32)).astype(np.float32)}
+    return model, inputs
+
+
 # name -> (builder, seed). Each model has its own seed so that adding one changes no other.
 MODELS = {
     "mlp": (mlp, 1),
     "gemm1024": (gemm1024, 2),
     "softmax": (softmax, 3),
     "layernorm": (layernorm, 4),
+    "gelu": (gelu, 5),
 }
 
 
