@@ -619,3 +619,77 @@ fn run_reusing_writes_into_the_previous_outputs_storage() {
         }
     }
 }
+
+/// BatchNormalization (inference) compiles as a pointwise operation: fused into a
+/// convolution's epilogue before a Relu (the ResNet order), before a convolution on its own
+/// (the DenseNet order), with per-activation statistics, and on rank 2, each matching the
+/// interpreter and running no node in it.
+#[test]
+fn batch_normalization_compiles_and_fuses() {
+    let bn_params = "  const g: f32[3] = [1.5, 0.5, -1]
+  const b: f32[3] = [0.1, -0.2, 0.3]
+  const m: f32[3] = [0.25, -0.5, 1]
+  const v: f32[3] = [0.5, 2, 0.04]";
+    let cases = [
+        format!(
+            "graph r(x: f32[2,2,5,5]) -> (y) {{
+  const w: f32[3,2,1,1] = [0.5, -1, 0.25, 2, 1, -0.75]
+{bn_params}
+  c = Conv{{kernel_shape=none, strides=[1, 1], dilations=[], pads=[0, 0, 0, 0], auto_pad=NotSet, group=1}}(x, w, _)
+  n = BatchNormalization{{epsilon=0.00001}}(c, g, b, m, v)
+  y = Unary(Relu)(n)
+}}"
+        ),
+        format!(
+            "graph d(x: f32[2,3,4,4]) -> (y) {{
+  const w: f32[2,3,1,1] = [0.5, -1, 0.25, 2, 1, -0.75]
+{bn_params}
+  n = BatchNormalization{{epsilon=0.001}}(x, g, b, m, v)
+  r = Unary(Relu)(n)
+  y = Conv{{kernel_shape=none, strides=[1, 1], dilations=[], pads=[0, 0, 0, 0], auto_pad=NotSet, group=1}}(r, w, _)
+}}"
+        ),
+        "graph a(x: f32[4,3,2]) -> (y) {
+  const g: f32[3,2] = [1, 2, 3, 4, 5, 6]
+  const b: f32[3,2] = [0, 1, 0, 1, 0, 1]
+  const m: f32[3,2] = [0.5, 0.5, -0.5, -0.5, 1, 1]
+  const v: f32[3,2] = [1, 2, 3, 4, 5, 6]
+  y = BatchNormalization{epsilon=0.00001}(x, g, b, m, v)
+}"
+        .to_string(),
+        format!(
+            "graph f(x: f32[6,3]) -> (y) {{
+{bn_params}
+  y = BatchNormalization{{epsilon=0.00001}}(x, g, b, m, v)
+}}"
+        ),
+    ];
+    let texts: Vec<&str> = cases.iter().map(String::as_str).collect();
+    check_small_graphs("batch-norm", &texts);
+    for text in &texts {
+        let graph = parse(&format!("{text}\n"));
+        let exe = compile_graph(&graph, OptLevel::O2, 1).expect("compiles");
+        let mut rng = Rng::new(9);
+        let feeds: HashMap<String, Tensor> = graph
+            .inputs
+            .iter()
+            .map(|&v| {
+                let value = graph.value(v);
+                let ty = value.ty.as_ref().expect("typed");
+                let shape =
+                    ir::shape::concrete(ty.shape.as_deref().expect("ranked")).expect("static");
+                (value.name.clone(), random_f32(&mut rng, &shape))
+            })
+            .collect();
+        let plan = PlanSummary::of_run(&exe, &feeds).expect("plans");
+        assert!(
+            plan.fallback.is_none() && !plan.describe().contains("interp"),
+            "{}: {}",
+            graph.name,
+            plan.describe()
+        );
+        if graph.name == "r" {
+            assert_eq!(plan.describe(), "conv 1", "Conv + BN + Relu is one kernel");
+        }
+    }
+}

@@ -111,10 +111,19 @@ impl Lowerer<'_> {
             return self.gather_at(k, b, node, *axis, map);
         }
         let mut ins: Vec<Option<InstId>> = Vec::with_capacity(node.inputs.len());
-        for v in &node.inputs {
+        for (i, v) in node.inputs.iter().enumerate() {
             ins.push(match v {
                 Some(v) => {
-                    let m = broadcast_map(&shape_of(g, *v), &out_shape, map);
+                    let shape = shape_of(g, *v);
+                    let m = match &node.op {
+                        // Per-channel statistics follow dim 1; per-activation ones every dim
+                        // after the batch.
+                        Op::BatchNormalization { .. } if i > 0 && shape.len() == 1 => {
+                            vec![map.get(1).copied().flatten()]
+                        }
+                        Op::BatchNormalization { .. } if i > 0 => map[1..].to_vec(),
+                        _ => broadcast_map(&shape, &out_shape, map),
+                    };
                     Some(self.value_at(k, b, gi, *v, &m)?)
                 }
                 None => None,
@@ -197,6 +206,16 @@ impl Lowerer<'_> {
                     y = b.bin(BinaryFn::Min, y, hi);
                 }
                 y
+            }
+            Op::BatchNormalization { epsilon } => {
+                let (x, scale, bias, mean, var) = (x(0)?, x(1)?, x(2)?, x(3)?, x(4)?);
+                let eps = b.c(*epsilon as f64, f32c);
+                let ve = b.bin(BinaryFn::Add, var, eps);
+                let sd = b.un(UnaryFn::Sqrt, ve);
+                let centered = b.bin(BinaryFn::Sub, x, mean);
+                let scaled = b.bin(BinaryFn::Mul, centered, scale);
+                let normalized = b.bin(BinaryFn::Div, scaled, sd);
+                b.bin(BinaryFn::Add, normalized, bias)
             }
             Op::Cast { .. } | Op::CastLike { .. } => {
                 let to = self.dtype(node.outputs[0])?;

@@ -166,6 +166,18 @@ pub fn classify(g: &Graph, node: &Node, known: &[Option<Arc<Tensor>>]) -> Class 
             elementwise(ok)
         }
         Op::Cast { .. } | Op::CastLike { .. } => elementwise(in_scalar(0).is_some()),
+        // Inference: y = (x - mean) · scale / √(var + ε) + bias, the statistics per channel
+        // (dim 1) or per activation (every dim but the batch).
+        Op::BatchNormalization { .. } => {
+            let x = shape_of(g, input(0).unwrap_or(ir::ValueId(u32::MAX)));
+            let params_ok = (1..5).all(|i| {
+                input(i).is_some_and(|v| {
+                    let p = shape_of(g, v);
+                    x.len() >= 2 && (p == [x[1]] || p == x[1..])
+                })
+            });
+            elementwise(all_f32(5) && node.outputs.len() == 1 && params_ok)
+        }
         Op::Reshape { .. }
         | Op::Flatten { .. }
         | Op::Squeeze
@@ -263,7 +275,6 @@ pub fn classify(g: &Graph, node: &Node, known: &[Option<Arc<Tensor>>]) -> Class 
         | Op::GlobalMaxPool
         | Op::GlobalLpPool { .. }
         | Op::Lrn { .. }
-        | Op::BatchNormalization { .. }
         | Op::InstanceNormalization { .. }
         | Op::GroupNormalization { .. }
         | Op::LpNormalization { .. }

@@ -51,7 +51,8 @@ pub fn users(g: &Graph) -> Vec<Vec<NodeId>> {
 /// Whether input `i` of `node` is read pointwise (at the node's own point, broadcast).
 fn pointwise_operand(class: Class, op: &Op, i: usize) -> bool {
     match class {
-        Class::Elementwise => true,
+        // BatchNormalization's statistics are read per channel, not broadcast.
+        Class::Elementwise => i == 0 || !matches!(op, Op::BatchNormalization { .. }),
         Class::Anchor(AnchorKind::Row) | Class::Anchor(AnchorKind::Reduce) => {
             i == 0
                 && matches!(
