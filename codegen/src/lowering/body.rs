@@ -115,14 +115,15 @@ impl Lowerer<'_> {
             ins.push(match v {
                 Some(v) => {
                     let shape = shape_of(g, *v);
-                    let m = match &node.op {
-                        // Per-channel statistics follow dim 1; per-activation ones every dim
-                        // after the batch.
-                        Op::BatchNormalization { .. } if i > 0 && shape.len() == 1 => {
-                            vec![map.get(1).copied().flatten()]
-                        }
-                        Op::BatchNormalization { .. } if i > 0 => map[1..].to_vec(),
-                        _ => broadcast_map(&shape, &out_shape, map),
+                    let statistic = i > 0 && matches!(node.op, Op::BatchNormalization { .. });
+                    // BatchNormalization's per-channel statistics follow dim 1, per-activation
+                    // ones every dim after the batch; other inputs broadcast.
+                    let m = if statistic && shape.len() == 1 {
+                        vec![map.get(1).copied().flatten()]
+                    } else if statistic {
+                        map[1..].to_vec()
+                    } else {
+                        broadcast_map(&shape, &out_shape, map)
                     };
                     Some(self.value_at(k, b, gi, *v, &m)?)
                 }
