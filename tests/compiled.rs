@@ -693,3 +693,34 @@ fn batch_normalization_compiles_and_fuses() {
         }
     }
 }
+
+/// Concat runs natively on its buffers (straight copies, see `runtime/native.rs`): along the
+/// first, a middle and the last axis (negative too), of three inputs, for f32, i64 and bool,
+/// with a transposed view and a computed value as inputs; each matches the interpreter.
+#[test]
+fn concat_matches_the_interpreter() {
+    check_small_graphs(
+        "concat",
+        &[
+            "graph c(a: f32[2,3,4], b: f32[1,3,4], d: f32[3,3,4]) -> (y) {
+  y = Concat{axis=0}(a, b, d)
+}",
+            "graph c(a: f32[2,3,4], b: f32[2,1,4], d: f32[2,5,4]) -> (y) {
+  y = Concat{axis=1}(a, b, d)
+}",
+            "graph c(a: f32[2,3,4], b: f32[2,3,1], d: f32[4,3,2]) -> (y) {
+  t = Transpose{perm=[2, 1, 0]}(d)
+  e = Unary(Exp)(b)
+  y = Concat{axis=-1}(a, e, t)
+}",
+            "graph c(a: i64[3,2], b: i64[3,1]) -> (y) {
+  y = Concat{axis=1}(a, b, a)
+}",
+            "graph c(a: f32[3,2], b: f32[3,2]) -> (y) {
+  p = Binary(Less)(a, b)
+  q = Binary(Greater)(a, b)
+  y = Concat{axis=0}(p, q)
+}",
+        ],
+    );
+}

@@ -11,6 +11,7 @@ use crate::error::CodegenError;
 use crate::kernel::{
     BufferKind, Kernel, KernelKind, LoopSchedule, Program, RowKernel, Schedule, storage_bytes,
 };
+use crate::runtime::native;
 use crate::runtime::plan::{ALIGN, MemoryPlan, plan};
 use crate::runtime::pool::Pool;
 use ir::{DType, Data, OpError, Tensor};
@@ -395,6 +396,10 @@ fn run_interp(p: &Program, k: &Kernel, args: &[*mut u8]) -> Result<(), CodegenEr
     let KernelKind::Interp(ik) = &k.kind else {
         return Ok(());
     };
+    // SAFETY: `args` are the kernel's buffers, sized by the plan.
+    if unsafe { native::try_run(p, k, ik, args) } {
+        return Ok(());
+    }
     let mut tensors: Vec<Option<Tensor>> = Vec::with_capacity(ik.inputs.len());
     for a in &ik.inputs {
         tensors.push(match a {

@@ -1,6 +1,7 @@
 //! The runtime: memory planning, the thread pool, and the executor of compiled programs.
 
 pub mod exec;
+mod native;
 pub mod plan;
 pub mod pool;
 
