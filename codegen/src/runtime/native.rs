@@ -1,9 +1,12 @@
 //! Interpreted nodes the executor runs directly on their buffers instead of copying them into
-//! tensors for `ir::interp`: pure data movement, whose result is the interpreter's bit for bit
-//! (Concat). Anything unexpected (a shape the plan did not promise, a sub-byte dtype) leaves
-//! the node to the interpreter, which reports errors.
+//! tensors for `ir::interp`, with the interpreter's results bit for bit: Concat (pure data
+//! movement) and f32 MaxPool and AveragePool (through the interpreter's own f32 path,
+//! `ir::interp::conv::pool_f32_into`). Anything unexpected (a shape the plan did not promise,
+//! a sub-byte dtype, MaxPool's Indices output) leaves the node to the interpreter, which
+//! reports errors.
 
 use crate::kernel::{InterpKernel, Kernel, Program, storage_bytes};
+use ir::DType;
 
 /// Runs `ik` (the interpreted node of kernel `k`) natively when it can; `false` leaves it to
 /// the interpreter.
@@ -14,8 +17,49 @@ pub(crate) unsafe fn try_run(p: &Program, k: &Kernel, ik: &InterpKernel, args: &
     match &ik.op {
         // SAFETY: forwarded.
         ir::Op::Concat { axis } => unsafe { concat(p, k, ik, args, *axis) },
+        // SAFETY: forwarded.
+        ir::Op::MaxPool { pool, .. } => unsafe { pool_f32(p, k, ik, args, pool, None) },
+        ir::Op::AveragePool {
+            pool,
+            count_include_pad,
+        } => {
+            // SAFETY: forwarded.
+            unsafe { pool_f32(p, k, ik, args, pool, Some(*count_include_pad)) }
+        }
         _ => false,
     }
+}
+
+/// MaxPool (without Indices) or AveragePool over an f32 input.
+///
+/// # Safety
+/// As [`try_run`].
+unsafe fn pool_f32(
+    p: &Program,
+    k: &Kernel,
+    ik: &InterpKernel,
+    args: &[*mut u8],
+    attrs: &ir::op::PoolAttrs,
+    count_include_pad: Option<bool>,
+) -> bool {
+    let ([Some(x)], Some(Some(y)), None | Some(None)) =
+        (&ik.inputs[..], ik.outputs.first(), ik.outputs.get(1))
+    else {
+        return false;
+    };
+    let (xd, yd) = (p.buffer(k.args[*x]), p.buffer(k.args[*y]));
+    if xd.dtype != DType::F32 || yd.dtype != DType::F32 {
+        return false;
+    }
+    // SAFETY: the buffers hold their declared f32 elements; input and output are live
+    // together, so the memory plan keeps them apart.
+    let (xs, ys) = unsafe {
+        (
+            std::slice::from_raw_parts(args[*x] as *const f32, xd.numel()),
+            std::slice::from_raw_parts_mut(args[*y] as *mut f32, yd.numel()),
+        )
+    };
+    ir::interp::conv::pool_f32_into(attrs, count_include_pad, &xd.shape, xs, ys).is_ok()
 }
 
 /// Concat: per index of the dims before the axis, each input's contiguous run in turn.
@@ -75,89 +119,4 @@ unsafe fn concat(p: &Program, k: &Kernel, ik: &InterpKernel, args: &[*mut u8], a
 }
 
 #[cfg(test)]
-mod tests {
-    use super::try_run;
-    use crate::kernel::{BufferKind, KernelKind};
-    use crate::lowering::{LowerOptions, lower};
-    use ir::{DType, Tensor};
-
-    /// A lowered Concat of three inputs (one of them i64 on another axis too) runs natively,
-    /// bit for bit as the interpreter; an output of the wrong size is left to the interpreter.
-    #[test]
-    fn concat_runs_natively_and_equals_the_interpreter() {
-        for (axis, shapes) in [
-            (0i64, [[2usize, 3], [1, 3], [4, 3]]),
-            (1, [[2, 3], [2, 1], [2, 4]]),
-            (-1, [[2, 1], [2, 2], [2, 5]]),
-        ] {
-            for dtype in [DType::F32, DType::I64] {
-                let ty = |s: &[usize; 2]| format!("{}[{},{}]", dtype, s[0], s[1]);
-                let text = format!(
-                    "graph c(a: {}, b: {}, d: {}) -> (y) {{\n  y = Concat{{axis={axis}}}(a, b, d)\n}}\n",
-                    ty(&shapes[0]),
-                    ty(&shapes[1]),
-                    ty(&shapes[2]),
-                );
-                let mut g = ir::text::parse(&text).expect("test graph parses");
-                let known = ir::infer::infer_graph_values(&mut g).expect("infers");
-                let p = lower(&g, &known, &LowerOptions { fuse: true }).expect("lowers");
-                let [k] = &p.kernels[..] else {
-                    panic!("one kernel: {}", p.describe())
-                };
-                let KernelKind::Interp(ik) = &k.kind else {
-                    panic!("concat is an interpreted node")
-                };
-                let inputs: Vec<Tensor> = shapes
-                    .iter()
-                    .enumerate()
-                    .map(|(j, s)| {
-                        let n = s[0] * s[1];
-                        let v: Vec<f64> = (0..n).map(|i| (100 * j + i) as f64).collect();
-                        Tensor::from_f64(dtype, s.to_vec(), &v).expect("sizes match")
-                    })
-                    .collect();
-                let want = ir::interp::run(
-                    &g,
-                    &["a", "b", "d"]
-                        .iter()
-                        .map(|s| s.to_string())
-                        .zip(inputs.iter().cloned())
-                        .collect(),
-                )
-                .expect("interprets");
-                let mut datas: Vec<ir::Data> =
-                    inputs.iter().map(|t| t.clone().into_parts().2).collect();
-                let out_decl = p.buffer(p.outputs[0]);
-                assert!(matches!(out_decl.kind, BufferKind::Output(0)));
-                let mut out = ir::Data::zeros(dtype.storage(), out_decl.numel());
-                let ptr_of =
-                    |b: crate::kernel::BufferId, datas: &mut Vec<ir::Data>, out: &mut ir::Data| {
-                        match p.buffer(b).kind {
-                            BufferKind::Input(i) => datas[i].as_mut_ptr(),
-                            _ => out.as_mut_ptr(),
-                        }
-                    };
-                let args: Vec<*mut u8> = k
-                    .args
-                    .iter()
-                    .map(|&b| ptr_of(b, &mut datas, &mut out))
-                    .collect();
-                // SAFETY: each arg points at storage of its buffer's declared size.
-                assert!(
-                    unsafe { try_run(&p, k, ik, &args) },
-                    "axis {axis} {dtype}: not native"
-                );
-                let got = Tensor::new(dtype, out_decl.shape.clone(), out).expect("sizes match");
-                assert_eq!(got, want[0].1, "axis {axis} {dtype}");
-                // A plan whose output shape disagrees with the inputs' is not run natively
-                // (along the axis for axis 0, elsewhere for the others).
-                let mut bad = p.clone();
-                let b = bad.outputs[0].index();
-                bad.buffers[b].shape[0] += 1;
-                // SAFETY: `try_run` checks the shapes before touching any buffer.
-                let ran = unsafe { try_run(&bad, &bad.kernels[0], ik, &args) };
-                assert!(!ran, "axis {axis}: a wrong output shape was accepted");
-            }
-        }
-    }
-}
+mod tests;

@@ -131,6 +131,64 @@ impl Windows {
     }
 }
 
+/// MaxPool (`count_include_pad` = `None`) or AveragePool of f32 `x` `[N, C, spatial...]`
+/// into `y` (the output's shape, row-major): the interpreter's values exactly, for callers
+/// holding f32 buffers (the executor), without widening the data to f64 first.
+pub fn pool_f32_into(
+    attrs: &PoolAttrs,
+    count_include_pad: Option<bool>,
+    x_shape: &[usize],
+    x: &[f32],
+    y: &mut [f32],
+) -> Result<(), OpError> {
+    let (axes, out_shape) = pool_geometry(attrs, x_shape)?;
+    if x.len() != x_shape.iter().product::<usize>()
+        || y.len() != out_shape.iter().product::<usize>()
+    {
+        op_bail!("pool buffers do not match shapes {x_shape:?} -> {out_shape:?}");
+    }
+    let reduction = match count_include_pad {
+        None => Reduction::Max,
+        Some(count_include_pad) => Reduction::Average { count_include_pad },
+    };
+    let planes = x_shape[0] * x_shape[1];
+    let in_plane: usize = axes.iter().map(|a| a.input).product();
+    let windows = Windows::new(&axes, false);
+    let n_windows = windows.padded_counts.len();
+    for p in 0..planes {
+        let plane = &x[p * in_plane..(p + 1) * in_plane];
+        let out = &mut y[p * n_windows..(p + 1) * n_windows];
+        for (w, o) in out.iter_mut().enumerate() {
+            let taps = &windows.offsets[windows.starts[w]..windows.starts[w + 1]];
+            *o = match reduction {
+                // As `pool`: the first maximum wins, an empty window gives 0.
+                Reduction::Max => {
+                    let mut best: Option<f32> = None;
+                    for &off in taps {
+                        let v = plane[off];
+                        if best.is_none_or(|b| v > b) {
+                            best = Some(v);
+                        }
+                    }
+                    best.unwrap_or(0.0)
+                }
+                // Summed in f64 and rounded once, as `pool`.
+                Reduction::Average { count_include_pad } => {
+                    let sum: f64 = taps.iter().map(|&off| plane[off] as f64).sum();
+                    let count = if count_include_pad {
+                        windows.padded_counts[w]
+                    } else {
+                        taps.len()
+                    };
+                    (sum / count as f64) as f32
+                }
+                Reduction::Lp(_) => op_bail!("LpPool has no f32 path"),
+            };
+        }
+    }
+    Ok(())
+}
+
 fn pool(
     x: &[f64],
     planes: usize,
