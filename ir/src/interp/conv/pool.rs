@@ -251,6 +251,21 @@ fn windowed(
     Ok((pooled, out_shape))
 }
 
+/// An f32 input pooled by [`pool_f32_into`] (`None` for other dtypes).
+fn f32_pool(
+    attrs: &PoolAttrs,
+    count_include_pad: Option<bool>,
+    x: &Tensor,
+) -> Result<Option<Tensor>, OpError> {
+    let Some(xs) = x.as_f32() else {
+        return Ok(None);
+    };
+    let (_, out_shape) = pool_geometry(attrs, x.shape())?;
+    let mut y = vec![0.0f32; checked_numel(&out_shape)?];
+    pool_f32_into(attrs, count_include_pad, x.shape(), xs, &mut y)?;
+    Ok(Some(Tensor::from_f32(out_shape, y)?))
+}
+
 pub fn max_pool(
     attrs: &PoolAttrs,
     storage_order: i64,
@@ -263,6 +278,11 @@ pub fn max_pool(
         s => op_bail!("storage_order must be 0 or 1, got {s}"),
     };
     let x = req(inputs, 0)?;
+    if n_outputs < 2
+        && let Some(y) = f32_pool(attrs, None, x)?
+    {
+        return Ok(vec![y]);
+    }
     let (pooled, out_shape) = windowed(attrs, x, Reduction::Max, column_major)?;
     let y = Tensor::from_f64(x.dtype(), out_shape.clone(), &pooled.values)?;
     if n_outputs < 2 {
@@ -285,6 +305,9 @@ pub fn average_pool(
     inputs: &[Option<&Tensor>],
 ) -> Result<Vec<Tensor>, OpError> {
     let x = req(inputs, 0)?;
+    if let Some(y) = f32_pool(attrs, Some(count_include_pad), x)? {
+        return Ok(vec![y]);
+    }
     let (pooled, out_shape) = windowed(attrs, x, Reduction::Average { count_include_pad }, false)?;
     Ok(vec![Tensor::from_f64(
         x.dtype(),
@@ -374,6 +397,53 @@ mod tests {
             pads,
             auto_pad: AutoPad::NotSet,
             ceil_mode,
+        }
+    }
+
+    /// The f32 path gives the f64 path's values rounded to f32, bit for bit: max and both
+    /// averages, with padding, ceil mode, strides, dilations and a NaN.
+    #[test]
+    fn f32_path_equals_the_f64_path() {
+        let shape = [2usize, 2, 7, 6];
+        let n: usize = shape.iter().product();
+        let mut v: Vec<f32> = (0..n)
+            .map(|i| ((i * 37) % 101) as f32 / 7.0 - 6.0)
+            .collect();
+        v[9] = f32::NAN;
+        let x = Tensor::from_f32(shape.to_vec(), v.clone()).unwrap();
+        let mut cases = vec![
+            attrs(vec![3, 3], vec![2, 2], vec![1, 1, 1, 1], false),
+            attrs(vec![2, 3], vec![2, 1], vec![0, 1, 1, 0], true),
+        ];
+        let mut dilated = attrs(vec![2, 2], vec![1, 1], vec![], false);
+        dilated.dilations = vec![2, 1];
+        cases.push(dilated);
+        for a in cases {
+            for r in [
+                Reduction::Max,
+                Reduction::Average {
+                    count_include_pad: false,
+                },
+                Reduction::Average {
+                    count_include_pad: true,
+                },
+            ] {
+                let (want, out_shape) = windowed(&a, &x, r, false).unwrap();
+                let mut got = vec![0.0f32; out_shape.iter().product()];
+                let cip = match r {
+                    Reduction::Max => None,
+                    Reduction::Average { count_include_pad } => Some(count_include_pad),
+                    Reduction::Lp(_) => unreachable!(),
+                };
+                pool_f32_into(&a, cip, &shape, &v, &mut got).unwrap();
+                for (i, (&g, &w)) in got.iter().zip(&want.values).enumerate() {
+                    let w = w as f32;
+                    assert!(
+                        g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                        "{r:?} [{i}]: {g} vs {w}"
+                    );
+                }
+            }
         }
     }
 
