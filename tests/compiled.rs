@@ -364,26 +364,7 @@ fn check_small_graphs(what: &str, cases: &[&str]) {
     let mut failures = Vec::new();
     for text in cases {
         let graph = parse(&format!("{text}\n"));
-        let mut rng = Rng::new(5);
-        let feeds: HashMap<String, Tensor> = graph
-            .inputs
-            .iter()
-            .map(|&v| {
-                let value = graph.value(v);
-                let ty = value.ty.as_ref().expect("typed test inputs");
-                let shape = ir::shape::concrete(ty.shape.as_deref().expect("ranked test inputs"))
-                    .expect("static test inputs");
-                let t = match ty.dtype {
-                    DType::I64 => {
-                        let n = shape.iter().product();
-                        let v = (0..n).map(|_| rng.range(0, 2)).collect();
-                        Tensor::from_i64(shape, v).expect("sizes match")
-                    }
-                    _ => random_f32(&mut rng, &shape),
-                };
-                (value.name.clone(), t)
-            })
-            .collect();
+        let feeds = small_feeds(&graph);
         let want = ir::interp::run(&graph, &feeds).expect("the interpreter runs it");
         let got = compile_graph(&graph, OptLevel::O2, 1)
             .map_err(|e| e.to_string())
@@ -411,6 +392,30 @@ fn check_small_graphs(what: &str, cases: &[&str]) {
         cases.len(),
         failures.join("\n\n")
     );
+}
+
+/// Seeded feeds for a test graph's static inputs: f32 in [-2, 2], i64 in [0, 3).
+fn small_feeds(graph: &ir::Graph) -> HashMap<String, Tensor> {
+    let mut rng = Rng::new(5);
+    graph
+        .inputs
+        .iter()
+        .map(|&v| {
+            let value = graph.value(v);
+            let ty = value.ty.as_ref().expect("typed test inputs");
+            let shape = ir::shape::concrete(ty.shape.as_deref().expect("ranked test inputs"))
+                .expect("static test inputs");
+            let t = match ty.dtype {
+                DType::I64 => {
+                    let n = shape.iter().product();
+                    let v = (0..n).map(|_| rng.range(0, 2)).collect();
+                    Tensor::from_i64(shape, v).expect("sizes match")
+                }
+                _ => random_f32(&mut rng, &shape),
+            };
+            (value.name.clone(), t)
+        })
+        .collect()
 }
 
 /// Reductions and softmax whose operand is broadcast (an Expand: stride 0 along the reduced or
@@ -669,19 +674,7 @@ fn batch_normalization_compiles_and_fuses() {
     for text in &texts {
         let graph = parse(&format!("{text}\n"));
         let exe = compile_graph(&graph, OptLevel::O2, 1).expect("compiles");
-        let mut rng = Rng::new(9);
-        let feeds: HashMap<String, Tensor> = graph
-            .inputs
-            .iter()
-            .map(|&v| {
-                let value = graph.value(v);
-                let ty = value.ty.as_ref().expect("typed");
-                let shape =
-                    ir::shape::concrete(ty.shape.as_deref().expect("ranked")).expect("static");
-                (value.name.clone(), random_f32(&mut rng, &shape))
-            })
-            .collect();
-        let plan = PlanSummary::of_run(&exe, &feeds).expect("plans");
+        let plan = PlanSummary::of_run(&exe, &small_feeds(&graph)).expect("plans");
         assert!(
             plan.fallback.is_none() && !plan.describe().contains("interp"),
             "{}: {}",
