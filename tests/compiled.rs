@@ -1,6 +1,7 @@
 //! The compiled path against the reference interpreter: a property test over seeded random
 //! graphs (-O2 with one and two threads vs -O0), the per-signature plan cache, index errors
-//! reported as errors, and identical outputs for one and two threads.
+//! reported as errors, identical outputs for one and two threads, outputs written into a
+//! previous run's storage, and small text graphs (`compiled/small_graphs.rs`).
 //!
 //! Environment: `TENFOLD_COMPILED_SEED=<seed>` runs one generated graph (the seed a failure
 //! prints) and prints it; `TENFOLD_COMPILED_CASES=<n>` changes the number of graphs.
