@@ -14,20 +14,24 @@ use ir::DType;
 /// # Safety
 /// `args` hold the kernel's buffers, each with room for its declared shape and dtype.
 pub(crate) unsafe fn try_run(p: &Program, k: &Kernel, ik: &InterpKernel, args: &[*mut u8]) -> bool {
-    match &ik.op {
+    // Only these ops have a native path; every other op stays with the interpreter.
+    if let ir::Op::Concat { axis } = &ik.op {
         // SAFETY: forwarded.
-        ir::Op::Concat { axis } => unsafe { concat(p, k, ik, args, *axis) },
-        // SAFETY: forwarded.
-        ir::Op::MaxPool { pool, .. } => unsafe { pool_f32(p, k, ik, args, pool, None) },
-        ir::Op::AveragePool {
-            pool,
-            count_include_pad,
-        } => {
-            // SAFETY: forwarded.
-            unsafe { pool_f32(p, k, ik, args, pool, Some(*count_include_pad)) }
-        }
-        _ => false,
+        return unsafe { concat(p, k, ik, args, *axis) };
     }
+    if let ir::Op::MaxPool { pool, .. } = &ik.op {
+        // SAFETY: forwarded.
+        return unsafe { pool_f32(p, k, ik, args, pool, None) };
+    }
+    if let ir::Op::AveragePool {
+        pool,
+        count_include_pad,
+    } = &ik.op
+    {
+        // SAFETY: forwarded.
+        return unsafe { pool_f32(p, k, ik, args, pool, Some(*count_include_pad)) };
+    }
+    false
 }
 
 /// MaxPool (without Indices) or AveragePool over an f32 input.
