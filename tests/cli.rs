@@ -379,6 +379,50 @@ fn info_lists_types_ops_parameters_and_flops() {
     assert_eq!(v["dims"]["batch"], 8);
 }
 
+/// `info --plan` tells nodes the executor runs natively (ViT's CLS-token Concat) from nodes
+/// left to the interpreter (BERT's GatherND), in text and JSON.
+#[test]
+fn info_plan_separates_native_from_interpreted_nodes() {
+    let vit = tenfold(&["info", "tests/fixtures/vit/model.onnx", "--plan", "--json"]);
+    assert_ok(&vit);
+    let v = last_json(&vit);
+    assert_eq!(
+        v["plan"]["native"],
+        serde_json::json!(["node_cat (Concat)"]),
+        "{}",
+        vit.stdout
+    );
+    assert_eq!(
+        v["plan"]["interpreted"],
+        serde_json::json!([]),
+        "{}",
+        vit.stdout
+    );
+    let text = tenfold(&["info", "tests/fixtures/vit/model.onnx", "--plan"]);
+    assert_ok(&text);
+    assert!(text.stdout.contains("interpreted: none"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("run natively: node_cat (Concat)"),
+        "{}",
+        text.stdout
+    );
+    let bert = tenfold(&["info", "tests/fixtures/bert/model.onnx", "--plan", "--json"]);
+    assert_ok(&bert);
+    let b = last_json(&bert);
+    assert_eq!(
+        b["plan"]["native"],
+        serde_json::json!([]),
+        "{}",
+        bert.stdout
+    );
+    assert_eq!(
+        b["plan"]["interpreted"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        bert.stdout
+    );
+}
+
 /// One `error: ...` line ending in `(see --help)`, exit status 2.
 fn assert_usage_error(out: &Output, needle: &str) {
     assert_eq!(out.code, 2, "{}", out.stderr);

@@ -43,7 +43,10 @@ pub fn describe(
                 .iter()
                 .map(|(k, n)| format!("{n} {k}"))
                 .collect();
-            let interpreted = interpreted_nodes(p);
+            let (native, interpreted): (Vec<_>, Vec<_>) =
+                interp_nodes(p).into_iter().partition(|n| n.1);
+            let names = |v: Vec<(String, bool)>| v.into_iter().map(|n| n.0).collect::<Vec<_>>();
+            let (native, interpreted) = (names(native), names(interpreted));
             let _ = writeln!(
                 text,
                 "plan: {} kernels for {} nodes ({})",
@@ -65,6 +68,9 @@ pub fn describe(
             } else {
                 let _ = writeln!(text, "interpreted: {}", interpreted.join(", "));
             }
+            if !native.is_empty() {
+                let _ = writeln!(text, "run natively: {}", native.join(", "));
+            }
             json!({
                 "compiled": true,
                 "kernels": p.kernels.iter().map(|k| json!({
@@ -73,6 +79,7 @@ pub fn describe(
                 })).collect::<Vec<_>>(),
                 "kind_counts": p.kind_counts().into_iter().map(|(k, n)| (k.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
                 "interpreted": interpreted,
+                "native": native,
                 "arena_bytes": mem.arena_bytes,
                 "peak_bytes": c.peak_bytes(),
             })
@@ -81,15 +88,19 @@ pub fn describe(
     Ok((text, json))
 }
 
-/// Nodes left to the interpreter, as "name (Op)".
-fn interpreted_nodes(p: &Program) -> Vec<String> {
+/// The nodes of `Interp` kernels, as "name (Op)", each with whether the executor runs it
+/// natively on its buffers rather than in the interpreter.
+fn interp_nodes(p: &Program) -> Vec<(String, bool)> {
     p.kernels
         .iter()
         .filter_map(|k| match &k.kind {
-            KernelKind::Interp(ik) => Some(format!(
-                "{} ({})",
-                k.nodes.first().map(String::as_str).unwrap_or("?"),
-                ik.op.name()
+            KernelKind::Interp(ik) => Some((
+                format!(
+                    "{} ({})",
+                    k.nodes.first().map(String::as_str).unwrap_or("?"),
+                    ik.op.name()
+                ),
+                codegen::runtime::runs_natively(p, k),
             )),
             KernelKind::Pointwise(_)
             | KernelKind::Row(_)

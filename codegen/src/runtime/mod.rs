@@ -6,5 +6,6 @@ pub mod plan;
 pub mod pool;
 
 pub use exec::CompiledProgram;
+pub use native::runs_natively;
 pub use plan::MemoryPlan;
 pub use pool::Pool;

@@ -131,6 +131,11 @@ impl Windows {
     }
 }
 
+/// The output shape of a windowed pool over an input of shape `x`.
+pub fn pool_output_shape(attrs: &PoolAttrs, x: &[usize]) -> Result<Vec<usize>, OpError> {
+    pool_geometry(attrs, x).map(|(_, out)| out)
+}
+
 /// MaxPool (`count_include_pad` = `None`) or AveragePool of f32 `x` `[N, C, spatial...]`
 /// into `y` (the output's shape, row-major): the interpreter's values exactly, for callers
 /// holding f32 buffers (the executor), without widening the data to f64 first.
