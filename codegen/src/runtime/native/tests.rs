@@ -2,7 +2,7 @@
 //! every axis and dtype, pools with padding, ceil mode, strides and dilations; and plans that
 //! do not add up are left to the interpreter.
 
-use super::try_run;
+use super::{runs_natively, try_run};
 use crate::kernel::{BufferKind, KernelKind};
 use crate::lowering::{LowerOptions, lower};
 use ir::op::{AutoPad, PoolAttrs};
@@ -70,6 +70,7 @@ fn concat_runs_natively_and_equals_the_interpreter() {
                 .iter()
                 .map(|&b| ptr_of(b, &mut datas, &mut out))
                 .collect();
+            assert!(runs_natively(&p, k), "axis {axis} {dtype}: not native");
             // SAFETY: each arg points at storage of its buffer's declared size.
             assert!(
                 unsafe { try_run(&p, k, ik, &args) },
@@ -82,6 +83,7 @@ fn concat_runs_natively_and_equals_the_interpreter() {
             let mut bad = p.clone();
             let b = bad.outputs[0].index();
             bad.buffers[b].shape[0] += 1;
+            assert!(!runs_natively(&bad, &bad.kernels[0]));
             // SAFETY: `try_run` checks the shapes before touching any buffer.
             let ran = unsafe { try_run(&bad, &bad.kernels[0], ik, &args) };
             assert!(!ran, "axis {axis}: a wrong output shape was accepted");
@@ -162,6 +164,7 @@ fn pools_run_natively_and_equal_the_interpreter() {
                     _ => out.as_mut_ptr(),
                 })
                 .collect();
+            assert!(runs_natively(&p, k), "{op:?}: not native");
             // SAFETY: each arg points at storage of its buffer's declared size.
             assert!(unsafe { try_run(&p, k, ik, &args) }, "{op:?}: not native");
             let got = Tensor::new(DType::F32, out_decl.shape.clone(), out).expect("sizes");
