@@ -74,14 +74,14 @@ impl WideFn {
         match self {
             WideFn::Exp => exp_portable(x),
             WideFn::Tanh => x.tanh(),
-            WideFn::Erf => erf_libm(x),
+            WideFn::Erf => erf_portable(x),
             WideFn::Sigmoid => 1.0 / (1.0 + exp_portable(-x)),
         }
     }
 }
 
 /// erf by Abramowitz & Stegun 7.1.26 with the Taylor series near 0 (as [`math::erf`]).
-fn erf_libm(x: f32) -> f32 {
+fn erf_portable(x: f32) -> f32 {
     let a = x.abs();
     let z = x * x;
     if a < math::ERF_SMALL {
