@@ -44,6 +44,12 @@ impl std::ops::Deref for Scratch {
     }
 }
 
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -186,7 +192,6 @@ fn run_matches_numpy_and_writes_every_output() {
         ["out.npz"],
         "the atomic write leaves no temporary file"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -208,7 +213,6 @@ fn run_reads_single_inputs_from_npy_files() {
     ]);
     assert_ok(&out);
     assert_matches_numpy(&out_npz);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -245,7 +249,6 @@ fn run_generates_seeded_inputs_of_the_declared_shape() {
     assert_ok(&sized);
     assert!(sized.stdout.contains("y: f32 [5, 3]"), "{}", sized.stdout);
     assert!(sized.stderr.is_empty(), "{}", sized.stderr);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
