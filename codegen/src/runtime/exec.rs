@@ -222,7 +222,7 @@ impl CompiledProgram {
                 }
                 // SAFETY: args match the kernel; scratch has the plan's scratch_bytes.
                 Step::Gemm(g) => unsafe { g.run(&args, scratch, pool) },
-                Step::Interp => run_interp(p, k, &args)?,
+                Step::Interp => run_interp(p, k, &args, pool)?,
             }
             if let (Some(t), Some(started)) = (times.as_deref_mut(), started) {
                 t.push(started.elapsed());
@@ -392,12 +392,12 @@ fn check_indices(p: &Program, k: &Kernel, args: &[*mut u8]) -> Result<(), Codege
 }
 
 /// Runs an interpreted kernel: copies its inputs into tensors, evaluates, copies back.
-fn run_interp(p: &Program, k: &Kernel, args: &[*mut u8]) -> Result<(), CodegenError> {
+fn run_interp(p: &Program, k: &Kernel, args: &[*mut u8], pool: &Pool) -> Result<(), CodegenError> {
     let KernelKind::Interp(ik) = &k.kind else {
         return Ok(());
     };
     // SAFETY: `args` are the kernel's buffers, sized by the plan.
-    if unsafe { native::try_run(p, k, ik, args) } {
+    if unsafe { native::try_run(p, k, ik, args, pool) } {
         return Ok(());
     }
     let mut tensors: Vec<Option<Tensor>> = Vec::with_capacity(ik.inputs.len());

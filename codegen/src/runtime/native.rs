@@ -1,12 +1,16 @@
 //! Interpreted nodes the executor runs directly on their buffers instead of copying them into
 //! tensors for `ir::interp`, with the interpreter's results bit for bit: Concat (pure data
-//! movement) and f32 MaxPool and AveragePool (through the interpreter's own f32 path,
-//! `ir::interp::conv::pool_f32_into`). Anything unexpected (a shape the plan did not promise,
+//! movement) and f32 MaxPool and AveragePool (over one or two spatial dims by `pool2d`, over
+//! more through the interpreter's own f32 path, `ir::interp::conv::pool_f32_into`). Anything unexpected (a shape the plan did not promise,
 //! a sub-byte dtype, MaxPool's Indices output) leaves the node to the interpreter, which
 //! reports errors.
 
+mod pool2d;
+
 use crate::kernel::{InterpKernel, Kernel, KernelKind, Program, storage_bytes};
+use crate::runtime::pool::Pool;
 use ir::DType;
+use pool2d::{Pool2d, Reduce};
 
 /// Whether kernel `k` of `p` is an interpreted node that the executor runs natively (what
 /// `tenfold info --plan` reports); [`try_run`] runs exactly these.
@@ -29,7 +33,13 @@ pub fn runs_natively(p: &Program, k: &Kernel) -> bool {
 ///
 /// # Safety
 /// `args` hold the kernel's buffers, each with room for its declared shape and dtype.
-pub(crate) unsafe fn try_run(p: &Program, k: &Kernel, ik: &InterpKernel, args: &[*mut u8]) -> bool {
+pub(crate) unsafe fn try_run(
+    p: &Program,
+    k: &Kernel,
+    ik: &InterpKernel,
+    args: &[*mut u8],
+    pool: &Pool,
+) -> bool {
     if let ir::Op::Concat { axis } = &ik.op
         && let Some(c) = concat_runs(p, k, ik, *axis)
     {
@@ -37,7 +47,8 @@ pub(crate) unsafe fn try_run(p: &Program, k: &Kernel, ik: &InterpKernel, args: &
         unsafe { concat(args, &c) };
         return true;
     }
-    let (ir::Op::MaxPool { pool, .. } | ir::Op::AveragePool { pool, .. }) = &ik.op else {
+    let (ir::Op::MaxPool { pool: attrs, .. } | ir::Op::AveragePool { pool: attrs, .. }) = &ik.op
+    else {
         return false;
     };
     // `None` for MaxPool, as `pool_f32_into` takes it.
@@ -49,7 +60,7 @@ pub(crate) unsafe fn try_run(p: &Program, k: &Kernel, ik: &InterpKernel, args: &
     } else {
         None
     };
-    let Some((x, y)) = pool_buffers(p, k, ik, pool) else {
+    let Some((x, y)) = pool_buffers(p, k, ik, attrs) else {
         return false;
     };
     let (xd, yd) = (p.buffer(k.args[x]), p.buffer(k.args[y]));
@@ -61,7 +72,19 @@ pub(crate) unsafe fn try_run(p: &Program, k: &Kernel, ik: &InterpKernel, args: &
             std::slice::from_raw_parts_mut(args[y] as *mut f32, yd.numel()),
         )
     };
-    ir::interp::conv::pool_f32_into(pool, count_include_pad, &xd.shape, xs, ys).is_ok()
+    let reduce = match count_include_pad {
+        None => Reduce::Max,
+        Some(count_include_pad) => Reduce::Average { count_include_pad },
+    };
+    let Ok((axes, _)) = ir::interp::conv::pool_geometry(attrs, &xd.shape) else {
+        return false;
+    };
+    match Pool2d::new(&xd.shape, &axes, reduce) {
+        Some(plan) => plan.run(xs, ys, pool),
+        None => {
+            ir::interp::conv::pool_f32_into(attrs, count_include_pad, &xd.shape, xs, ys).is_ok()
+        }
+    }
 }
 
 /// The (input, output) args of a MaxPool (without Indices) or AveragePool over f32 whose

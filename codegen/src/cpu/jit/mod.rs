@@ -35,6 +35,7 @@ use ir::DType;
 use std::sync::Mutex;
 
 pub(crate) use libcalls::Libs;
+pub(crate) use wide::Width;
 
 /// A handle to a function compiled by a [`JitCompiler`], resolved by [`JitCode::get`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -5,6 +5,7 @@
 use super::{runs_natively, try_run};
 use crate::kernel::{BufferKind, KernelKind};
 use crate::lowering::{LowerOptions, lower};
+use crate::runtime::pool::Pool;
 use ir::op::{AutoPad, PoolAttrs};
 use ir::{DType, Graph, Op, Tensor, TensorType};
 
@@ -73,7 +74,7 @@ fn concat_runs_natively_and_equals_the_interpreter() {
             assert!(runs_natively(&p, k), "axis {axis} {dtype}: not native");
             // SAFETY: each arg points at storage of its buffer's declared size.
             assert!(
-                unsafe { try_run(&p, k, ik, &args) },
+                unsafe { try_run(&p, k, ik, &args, &Pool::new(1)) },
                 "axis {axis} {dtype}: not native"
             );
             let got = Tensor::new(dtype, out_decl.shape.clone(), out).expect("sizes match");
@@ -85,18 +86,18 @@ fn concat_runs_natively_and_equals_the_interpreter() {
             bad.buffers[b].shape[0] += 1;
             assert!(!runs_natively(&bad, &bad.kernels[0]));
             // SAFETY: `try_run` checks the shapes before touching any buffer.
-            let ran = unsafe { try_run(&bad, &bad.kernels[0], ik, &args) };
+            let ran = unsafe { try_run(&bad, &bad.kernels[0], ik, &args, &Pool::new(1)) };
             assert!(!ran, "axis {axis}: a wrong output shape was accepted");
         }
     }
 }
 
-/// A one-node pool graph on x [2, 3, 7, 6].
-fn pool_graph(op: Op) -> Graph {
+/// A one-node pool graph on `x` of `shape`.
+fn pool_graph(op: Op, shape: &[usize]) -> Graph {
     let mut g = Graph::new("p");
     let x = g.add_input(
         "x",
-        TensorType::new(DType::F32, ir::shape::static_shape(&[2, 3, 7, 6])),
+        TensorType::new(DType::F32, ir::shape::static_shape(shape)),
     );
     let node = g.add_node("pool", op, vec![Some(x)], vec!["y".to_string()]);
     let y = g.node(node).outputs[0];
@@ -104,18 +105,86 @@ fn pool_graph(op: Op) -> Graph {
     g
 }
 
-/// MaxPool and AveragePool (with and without padding counted, ceil mode, strides,
-/// dilations) run natively, equal to the interpreter bit for bit.
-#[test]
-fn pools_run_natively_and_equal_the_interpreter() {
-    let attrs = |kernel: Vec<usize>, strides, pads, dilations, ceil_mode| PoolAttrs {
+/// Runs the pool `op` on `x` natively (`None` when the interpreter rejects the geometry) and
+/// asserts that it equals the interpreter bit for bit (NaN for NaN).
+fn assert_native_pool_exact(op: &Op, x: &Tensor, threads: usize) -> Option<()> {
+    let mut g = pool_graph(op.clone(), x.shape());
+    let known = ir::infer::infer_graph_values(&mut g).ok()?;
+    let want = ir::interp::run(&g, &[("x".to_string(), x.clone())].into()).ok()?;
+    let p = lower(&g, &known, &LowerOptions { fuse: true }).expect("lowers");
+    let [k] = &p.kernels[..] else {
+        panic!("one kernel: {}", p.describe())
+    };
+    let KernelKind::Interp(ik) = &k.kind else {
+        panic!("pools are interpreted")
+    };
+    let mut input = x.clone().into_parts().2;
+    let out_decl = p.buffer(p.outputs[0]);
+    let mut out = ir::Data::zeros(DType::F32.storage(), out_decl.numel());
+    let args: Vec<*mut u8> = k
+        .args
+        .iter()
+        .map(|&b| match p.buffer(b).kind {
+            BufferKind::Input(_) => input.as_mut_ptr(),
+            _ => out.as_mut_ptr(),
+        })
+        .collect();
+    assert!(runs_natively(&p, k), "{op:?}: not native");
+    // SAFETY: each arg points at storage of its buffer's declared size.
+    let ran = unsafe { try_run(&p, k, ik, &args, &Pool::new(threads)) };
+    assert!(ran, "{op:?} on {:?}: not native", x.shape());
+    let got = Tensor::new(DType::F32, out_decl.shape.clone(), out).expect("sizes");
+    let (g32, w32) = (got.to_f32_vec(), want[0].1.to_f32_vec());
+    assert_eq!(g32.len(), w32.len());
+    for (i, (a, b)) in g32.iter().zip(&w32).enumerate() {
+        assert!(
+            a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+            "{op:?} on {:?} [{i}]: {a} vs {b}",
+            x.shape()
+        );
+    }
+    Some(())
+}
+
+fn attrs(
+    kernel: Vec<usize>,
+    strides: Vec<usize>,
+    pads: Vec<usize>,
+    dilations: Vec<usize>,
+    ceil_mode: bool,
+) -> PoolAttrs {
+    PoolAttrs {
         kernel_shape: kernel,
         strides,
         dilations,
         pads,
         auto_pad: AutoPad::NotSet,
         ceil_mode,
-    };
+    }
+}
+
+/// MaxPool and both AveragePools of `a`.
+fn pool_ops(a: &PoolAttrs) -> [Op; 3] {
+    [
+        Op::MaxPool {
+            pool: a.clone(),
+            storage_order: 0,
+        },
+        Op::AveragePool {
+            pool: a.clone(),
+            count_include_pad: false,
+        },
+        Op::AveragePool {
+            pool: a.clone(),
+            count_include_pad: true,
+        },
+    ]
+}
+
+/// MaxPool and AveragePool (with and without padding counted, ceil mode, strides,
+/// dilations) run natively, equal to the interpreter bit for bit.
+#[test]
+fn pools_run_natively_and_equal_the_interpreter() {
     let shapes = [
         attrs(vec![3, 3], vec![2, 2], vec![1, 1, 1, 1], vec![], false),
         attrs(vec![2, 3], vec![2, 1], vec![0, 1, 1, 0], vec![], true),
@@ -128,54 +197,71 @@ fn pools_run_natively_and_equal_the_interpreter() {
     v[5] = f32::NAN;
     let x = Tensor::from_f32(vec![2, 3, 7, 6], v).expect("sizes match");
     for a in shapes {
-        for op in [
-            Op::MaxPool {
-                pool: a.clone(),
-                storage_order: 0,
-            },
-            Op::AveragePool {
-                pool: a.clone(),
-                count_include_pad: false,
-            },
-            Op::AveragePool {
-                pool: a.clone(),
-                count_include_pad: true,
-            },
-        ] {
-            let mut g = pool_graph(op.clone());
-            let known = ir::infer::infer_graph_values(&mut g).expect("infers");
-            let p = lower(&g, &known, &LowerOptions { fuse: true }).expect("lowers");
-            let [k] = &p.kernels[..] else {
-                panic!("one kernel: {}", p.describe())
-            };
-            let KernelKind::Interp(ik) = &k.kind else {
-                panic!("pools are interpreted")
-            };
-            let want =
-                ir::interp::run(&g, &[("x".to_string(), x.clone())].into()).expect("interprets");
-            let mut input = x.clone().into_parts().2;
-            let out_decl = p.buffer(p.outputs[0]);
-            let mut out = ir::Data::zeros(DType::F32.storage(), out_decl.numel());
-            let args: Vec<*mut u8> = k
-                .args
-                .iter()
-                .map(|&b| match p.buffer(b).kind {
-                    BufferKind::Input(_) => input.as_mut_ptr(),
-                    _ => out.as_mut_ptr(),
-                })
-                .collect();
-            assert!(runs_natively(&p, k), "{op:?}: not native");
-            // SAFETY: each arg points at storage of its buffer's declared size.
-            assert!(unsafe { try_run(&p, k, ik, &args) }, "{op:?}: not native");
-            let got = Tensor::new(DType::F32, out_decl.shape.clone(), out).expect("sizes");
-            let (g32, w32) = (got.to_f32_vec(), want[0].1.to_f32_vec());
-            assert_eq!(g32.len(), w32.len());
-            for (i, (a, b)) in g32.iter().zip(&w32).enumerate() {
-                assert!(
-                    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
-                    "{op:?} [{i}]: {a} vs {b}"
-                );
+        for op in pool_ops(&a) {
+            assert_native_pool_exact(&op, &x, 1).expect("a valid pool");
+        }
+    }
+}
+
+/// Pools of random geometry over one and two spatial dims (planes wide enough for the
+/// vector blocks, strides 1 to 3, dilations, padding, ceil mode; values with NaNs, signed
+/// zeros and ties), on one thread and on two, equal the interpreter bit for bit.
+#[test]
+fn pools_of_random_geometry_equal_the_interpreter() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: usize| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((seed >> 33) % n as u64) as usize
+    };
+    let mut checked = 0;
+    for case in 0..160 {
+        let rank = 1 + case % 2;
+        let kernel: Vec<usize> = (0..rank).map(|_| 1 + next(4)).collect();
+        let strides: Vec<usize> = (0..rank).map(|_| 1 + next(3)).collect();
+        let dilations: Vec<usize> = (0..rank).map(|_| 1 + next(2) * next(2)).collect();
+        let pads: Vec<usize> = (0..2 * rank).map(|i| next(kernel[i % rank])).collect();
+        let spatial: Vec<usize> = (0..rank)
+            .map(|d| 1 + next(if d + 1 == rank { 40 } else { 12 }))
+            .collect();
+        let mut shape = vec![1 + next(2), 1 + next(5)];
+        shape.extend(&spatial);
+        // Rounded values repeat (ties), and some are NaN or signed zeros.
+        let numel: usize = shape.iter().product();
+        let v: Vec<f32> = (0..numel)
+            .map(|_| match next(16) {
+                0 => f32::NAN,
+                1 => -0.0,
+                2 => 0.0,
+                r => (r as f32 - 9.0) * 0.375 + next(7) as f32 * 1e-3,
+            })
+            .collect();
+        let x = Tensor::from_f32(shape, v).expect("sizes match");
+        let a = attrs(kernel, strides, pads, dilations, next(2) == 1);
+        for op in pool_ops(&a) {
+            for threads in [1, 2] {
+                checked += assert_native_pool_exact(&op, &x, threads).is_some() as usize;
             }
         }
+    }
+    assert!(
+        checked > 600,
+        "only {checked} of 960 cases had a valid geometry"
+    );
+}
+
+/// A large pool is spread over two threads and still equals the interpreter.
+#[test]
+fn a_pool_split_over_threads_equals_the_interpreter() {
+    let shape = vec![1, 64, 30, 33];
+    let numel: usize = shape.iter().product();
+    let v: Vec<f32> = (0..numel)
+        .map(|i| ((i * 7919) % 1009) as f32 / 13.0)
+        .collect();
+    let x = Tensor::from_f32(shape, v).expect("sizes match");
+    let a = attrs(vec![3, 3], vec![2, 2], vec![1, 1, 1, 1], vec![], false);
+    for op in pool_ops(&a) {
+        assert_native_pool_exact(&op, &x, 2).expect("a valid pool");
     }
 }

@@ -11,6 +11,6 @@ pub use convolution::{conv, conv_integer};
 pub use lrn::lrn;
 pub use pool::{
     average_pool, global_average_pool, global_lp_pool, global_max_pool, lp_pool, max_pool,
-    pool_f32_into, pool_output_shape,
+    pool_f32_into, pool_geometry, pool_output_shape,
 };
 pub use transpose::conv_transpose;

@@ -16,11 +16,9 @@ enum Reduction {
     Lp(f64),
 }
 
-/// Output `[N, C, out...]` shape of a windowed pool over `x` `[N, C, in...]`.
-pub(crate) fn pool_geometry(
-    attrs: &PoolAttrs,
-    x: &[usize],
-) -> Result<(Vec<Axis>, Vec<usize>), OpError> {
+/// The resolved spatial axes and the output `[N, C, out...]` shape of a windowed pool over `x`
+/// `[N, C, in...]`.
+pub fn pool_geometry(attrs: &PoolAttrs, x: &[usize]) -> Result<(Vec<Axis>, Vec<usize>), OpError> {
     let spec = WindowSpec::pool(attrs)?;
     if x.len() != spec.rank() + 2 {
         op_bail!(

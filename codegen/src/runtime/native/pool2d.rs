@@ -1,0 +1,388 @@
+//! f32 MaxPool and AveragePool over one or two spatial dims, planes spread over the threads,
+//! with the interpreter's values bit for bit (`ir::interp::conv::pool_f32_into`):
+//! - max: a window's first tap in row-major order starts the maximum and a tap replaces it only
+//!   when greater, so a NaN first tap stays and a later NaN is skipped; an empty window gives 0;
+//! - average: the taps inside the input summed in f64 in row-major order from -0.0 (as Rust's
+//!   `Sum`, so that a window of -0.0 averages to -0.0), divided by the
+//!   count (taps inside, or inside the explicitly padded input with `count_include_pad`) and
+//!   rounded to f32 once.
+//!
+//! Taps inside the input along one axis form one run `[lo, hi)` per output coordinate (the
+//! input coordinate grows with the tap), so a window is a rectangle of rows and columns.
+//! Columns whose run is every tap ("interior") go through loops without per-column state.
+
+use crate::cpu::jit::Width;
+use crate::runtime::pool::Pool;
+use ir::interp::conv::geometry::Axis;
+
+/// What a window reduces to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Reduce {
+    Max,
+    Average { count_include_pad: bool },
+}
+
+/// One axis, per output coordinate.
+#[derive(Clone, Debug)]
+struct Taps {
+    /// Taps `[lo, hi)` fall inside the input.
+    lo: Vec<usize>,
+    hi: Vec<usize>,
+    /// Taps inside the explicitly padded input (what `count_include_pad` counts).
+    padded: Vec<usize>,
+    axis: Axis,
+}
+
+impl Taps {
+    fn new(axis: Axis) -> Taps {
+        let mut t = Taps {
+            lo: Vec::with_capacity(axis.output),
+            hi: Vec::with_capacity(axis.output),
+            padded: Vec::with_capacity(axis.output),
+            axis,
+        };
+        for o in 0..axis.output {
+            let inside: Vec<usize> = (0..axis.kernel)
+                .filter(|&k| axis.input_at(o, k).is_some())
+                .collect();
+            let lo = inside.first().copied().unwrap_or(0);
+            let hi = inside.last().map_or(0, |&k| k + 1);
+            debug_assert_eq!(inside.len(), hi - lo, "inside taps form one run");
+            t.lo.push(lo);
+            t.hi.push(hi);
+            t.padded.push(
+                (0..axis.kernel)
+                    .filter(|&k| axis.in_padded_input(o, k))
+                    .count(),
+            );
+        }
+        t
+    }
+
+    /// Input coordinate of tap `k` of output `o` (inside: `lo[o] <= k < hi[o]`).
+    fn at(&self, o: usize, k: usize) -> usize {
+        o * self.axis.stride + k * self.axis.dilation - self.axis.pad_begin
+    }
+
+    /// Outputs `[a, b)` whose every tap is inside, as whole blocks of [`LANES`] (possibly
+    /// none).
+    fn interior(&self) -> (usize, usize) {
+        let full = |o: &usize| self.lo[*o] == 0 && self.hi[*o] == self.axis.kernel;
+        let a = (0..self.axis.output).find(full).unwrap_or(0);
+        let b = (a..self.axis.output)
+            .find(|o| !full(o))
+            .unwrap_or(self.axis.output);
+        // Whole blocks only; the interior columns past the last block go alone.
+        (a, a + (b - a) / LANES * LANES)
+    }
+}
+
+/// A pool over `planes` planes of `rows × cols` inputs (one spatial dim: one row).
+#[derive(Clone, Debug)]
+pub(super) struct Pool2d {
+    planes: usize,
+    rows: Taps,
+    cols: Taps,
+    interior: (usize, usize),
+    /// Per output position of a plane, what an average divides its sum by.
+    counts: Vec<f64>,
+    reduce: Reduce,
+}
+
+/// A one-row axis for pools over one spatial dim.
+const UNIT: Axis = Axis {
+    input: 1,
+    kernel: 1,
+    stride: 1,
+    dilation: 1,
+    pad_begin: 0,
+    pad_end: 0,
+    output: 1,
+};
+
+impl Pool2d {
+    /// A plan for `axes` (one or two) of an input `[N, C, ...]`; `None` for other ranks.
+    pub fn new(shape: &[usize], axes: &[Axis], reduce: Reduce) -> Option<Pool2d> {
+        let (rows, cols) = match axes {
+            [c] => (UNIT, *c),
+            [r, c] => (*r, *c),
+            _ => return None,
+        };
+        let (rows, cols) = (Taps::new(rows), Taps::new(cols));
+        let counts = match reduce {
+            Reduce::Max => Vec::new(),
+            Reduce::Average { count_include_pad } => {
+                let count = |t: &Taps, o: usize| {
+                    if count_include_pad {
+                        t.padded[o]
+                    } else {
+                        t.hi[o] - t.lo[o]
+                    }
+                };
+                (0..rows.axis.output)
+                    .flat_map(|oy| (0..cols.axis.output).map(move |ox| (oy, ox)))
+                    .map(|(oy, ox)| (count(&rows, oy) * count(&cols, ox)) as f64)
+                    .collect()
+            }
+        };
+        Some(Pool2d {
+            planes: shape.first()? * shape.get(1)?,
+            interior: cols.interior(),
+            rows,
+            cols,
+            counts,
+            reduce,
+        })
+    }
+
+    fn in_plane(&self) -> usize {
+        self.rows.axis.input * self.cols.axis.input
+    }
+
+    fn out_plane(&self) -> usize {
+        self.rows.axis.output * self.cols.axis.output
+    }
+
+    /// Pools `x` into `y`; `false` (nothing written) when their lengths do not fit the plan.
+    pub fn run(&self, x: &[f32], y: &mut [f32], pool: &Pool) -> bool {
+        let (ip, op) = (self.in_plane(), self.out_plane());
+        if x.len() != self.planes * ip || y.len() != self.planes * op {
+            return false;
+        }
+        let taps = self.rows.axis.kernel * self.cols.axis.kernel;
+        let work = self.planes * op * taps;
+        let out = OutPtr(y.as_mut_ptr());
+        let job = |lo: usize, hi: usize| {
+            let o = out;
+            let mut acc = match self.reduce {
+                Reduce::Max => Vec::new(),
+                Reduce::Average { .. } => vec![0f64; self.cols.axis.output],
+            };
+            let mut rows = Vec::with_capacity(self.rows.axis.kernel);
+            for p in lo..hi {
+                // SAFETY: planes are disjoint ranges of `y`, which outlives the call.
+                let yp = unsafe { std::slice::from_raw_parts_mut(o.0.add(p * op), op) };
+                self.plane(&x[p * ip..(p + 1) * ip], yp, &mut acc, &mut rows);
+            }
+        };
+        if pool.threads() > 1 && work >= crate::kernel::schedule::PARALLEL_MIN_WORK {
+            pool.for_chunks(self.planes, 1, &job);
+        } else {
+            job(0, self.planes);
+        }
+        true
+    }
+
+    /// One plane, compiled for the host's vector width.
+    fn plane(&self, x: &[f32], y: &mut [f32], acc: &mut [f64], rows: &mut Vec<usize>) {
+        match Width::host() {
+            // SAFETY: the host has the features (detected by `Width::host`).
+            #[cfg(target_arch = "x86_64")]
+            Width::Avx512 => unsafe { self.plane_avx512(x, y, acc, rows) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Width::Avx2 => unsafe { self.plane_avx2(x, y, acc, rows) },
+            _ => self.plane_by_stride(x, y, acc, rows),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn plane_avx512(
+        &self,
+        x: &[f32],
+        y: &mut [f32],
+        acc: &mut [f64],
+        rows: &mut Vec<usize>,
+    ) {
+        self.plane_by_stride(x, y, acc, rows)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn plane_avx2(&self, x: &[f32], y: &mut [f32], acc: &mut [f64], rows: &mut Vec<usize>) {
+        self.plane_by_stride(x, y, acc, rows)
+    }
+
+    /// Strides 1 and 2 as constants, so that the blocks' strided loads become shuffles.
+    #[inline(always)]
+    fn plane_by_stride(&self, x: &[f32], y: &mut [f32], acc: &mut [f64], rows: &mut Vec<usize>) {
+        match self.cols.axis.stride {
+            1 => self.plane_strided::<1>(x, y, acc, rows),
+            2 => self.plane_strided::<2>(x, y, acc, rows),
+            _ => self.plane_strided::<0>(x, y, acc, rows),
+        }
+    }
+
+    /// One plane with column stride `S` (0: the axis's own); `acc` holds one f64 per output
+    /// column for averages, `rows` is room for the offsets of a window's rows.
+    #[inline(always)]
+    fn plane_strided<const S: usize>(
+        &self,
+        x: &[f32],
+        y: &mut [f32],
+        acc: &mut [f64],
+        rows: &mut Vec<usize>,
+    ) {
+        let (r, c) = (&self.rows, &self.cols);
+        let (iw, ow) = (c.axis.input, c.axis.output);
+        let s = if S == 0 { c.axis.stride } else { S };
+        for oy in 0..r.axis.output {
+            let out = &mut y[oy * ow..(oy + 1) * ow];
+            rows.clear();
+            rows.extend((r.lo[oy]..r.hi[oy]).map(|k| r.at(oy, k) * iw));
+            let Some(&first) = rows.first() else {
+                // No row inside: every window is empty (max 0, average 0 / count).
+                for (ox, o) in out.iter_mut().enumerate() {
+                    *o = match self.reduce {
+                        Reduce::Max => 0.0,
+                        Reduce::Average { .. } => (-0.0 / self.counts[oy * ow + ox]) as f32,
+                    };
+                }
+                continue;
+            };
+            let (a, b) = self.interior;
+            for blk in (a..b).step_by(LANES) {
+                // Tap k of column ox reads the row at ox·s + k·d - pad.
+                let col0 = blk * s - c.axis.pad_begin;
+                let (k, d) = (c.axis.kernel, c.axis.dilation);
+                match self.reduce {
+                    Reduce::Max => out[blk..blk + LANES].copy_from_slice(&max_block(
+                        x,
+                        rows,
+                        first + col0,
+                        col0,
+                        s,
+                        k,
+                        d,
+                    )),
+                    Reduce::Average { .. } => {
+                        acc[blk..blk + LANES].copy_from_slice(&sum_block(x, rows, col0, s, k, d))
+                    }
+                }
+            }
+            for ox in (0..a).chain(b..ow) {
+                let (lo, hi) = (c.lo[ox], c.hi[ox]);
+                if lo == hi {
+                    // No tap inside: max 0, an empty sum.
+                    out[ox] = 0.0;
+                    if let Some(sum) = acc.get_mut(ox) {
+                        *sum = -0.0;
+                    }
+                    continue;
+                }
+                // The column's taps inside: `hi - lo` reads `d` apart from `at(ox, lo)`.
+                let (col0, n, d) = (c.at(ox, lo), hi - lo, c.axis.dilation);
+                match self.reduce {
+                    Reduce::Max => {
+                        // The window's first tap starts the maximum.
+                        let m = fold_taps(x, rows, col0, n, d, x[first + col0], |m, v| {
+                            if v > m { v } else { m }
+                        });
+                        out[ox] = m;
+                    }
+                    Reduce::Average { .. } => {
+                        acc[ox] = fold_taps(x, rows, col0, n, d, -0f64, |s, v| s + v as f64);
+                    }
+                }
+            }
+            if let Reduce::Average { .. } = self.reduce {
+                let counts = &self.counts[oy * ow..(oy + 1) * ow];
+                for ((o, &s), &n) in out.iter_mut().zip(acc.iter()).zip(counts) {
+                    *o = (s / n) as f32;
+                }
+            }
+        }
+    }
+}
+
+/// `f` folded over one column's taps of every row in `rows`, in window order: `n` taps `d`
+/// apart from `col0` in each row.
+#[inline(always)]
+fn fold_taps<T>(
+    x: &[f32],
+    rows: &[usize],
+    col0: usize,
+    n: usize,
+    d: usize,
+    init: T,
+    f: impl Fn(T, f32) -> T,
+) -> T {
+    let mut acc = init;
+    for &row in rows {
+        let src = &x[row + col0..row + col0 + (n - 1) * d + 1];
+        if d == 1 {
+            for &v in src {
+                acc = f(acc, v);
+            }
+        } else {
+            for &v in src.iter().step_by(d) {
+                acc = f(acc, v);
+            }
+        }
+    }
+    acc
+}
+
+/// Columns per block: one 8-lane vector of f32 maxima or f64 sums.
+const LANES: usize = 8;
+
+/// The maxima of `LANES` columns whose taps are all inside: column j's taps read each row at
+/// `col0 + j·s + k·d`; its first tap (`x[first + j·s]`) starts the maximum and every tap is
+/// then compared in window order (comparing the first with itself changes nothing).
+#[inline(always)]
+fn max_block(
+    x: &[f32],
+    rows: &[usize],
+    first: usize,
+    col0: usize,
+    s: usize,
+    kernel: usize,
+    d: usize,
+) -> [f32; LANES] {
+    let span = (LANES - 1) * s + 1;
+    let src = &x[first..first + span];
+    let mut m: [f32; LANES] = std::array::from_fn(|j| src[j * s]);
+    for &row in rows {
+        for k in 0..kernel {
+            let base = row + col0 + k * d;
+            let src = &x[base..base + span];
+            for (j, mj) in m.iter_mut().enumerate() {
+                let v = src[j * s];
+                *mj = if v > *mj { v } else { *mj };
+            }
+        }
+    }
+    m
+}
+
+/// The f64 sums of `LANES` columns whose taps are all inside, taps in window order.
+#[inline(always)]
+fn sum_block(
+    x: &[f32],
+    rows: &[usize],
+    col0: usize,
+    s: usize,
+    kernel: usize,
+    d: usize,
+) -> [f64; LANES] {
+    let span = (LANES - 1) * s + 1;
+    let mut acc = [-0f64; LANES];
+    for &row in rows {
+        for k in 0..kernel {
+            let base = row + col0 + k * d;
+            let src = &x[base..base + span];
+            for (j, aj) in acc.iter_mut().enumerate() {
+                *aj += src[j * s] as f64;
+            }
+        }
+    }
+    acc
+}
+
+/// The output pointer the workers share.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: workers write disjoint planes (see `Pool2d::run`).
+unsafe impl Sync for OutPtr {}
+unsafe impl Send for OutPtr {}
