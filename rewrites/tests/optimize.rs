@@ -88,3 +88,49 @@ fn output_names_and_inputs_survive_and_a_passthrough_output_works() {
     assert_eq!(opt.value(opt.inputs[0]).name, "x_in");
     assert!(compare(&g, &opt, 3) == 0.0);
 }
+
+/// An If whose branches read an enclosing value: the optimizer reorders the matrix chain that
+/// feeds it, keeps the If and what its captures hold, and the result computes the same
+/// whichever branch a random input takes.
+#[test]
+fn an_if_and_its_captures_survive_optimization() {
+    use ir::op::{BinaryOp, ReduceKind, UnaryOp};
+    let mut rng = Rng::new(9);
+    let mut b = GraphBuilder::new("if");
+    let x = b.input(&[64, 64]);
+    let a = b.random_const(&mut rng, &[64, 64]);
+    let v = b.random_const(&mut rng, &[64, 1]);
+    let xa = b.op(Op::MatMul, &[x, a]);
+    let h = b.op(Op::MatMul, &[xa, v]);
+    let axes = b.i64s(&[0, 1]);
+    let reduce = Op::Reduce {
+        kind: ReduceKind::Sum,
+        keepdims: false,
+        noop_with_empty_axes: false,
+    };
+    let s = b.op(reduce, &[h, axes]);
+    let zero = b.constant(ir::Tensor::from_f32(vec![], vec![0.0]).expect("scalar"));
+    let cond = b.op(Op::Binary(BinaryOp::Greater), &[s, zero]);
+    let branch = |name: &str, op: UnaryOp| {
+        let mut g = GraphBuilder::new(name);
+        let captured = g.input(&[64, 1]);
+        let out = g.op(Op::Unary(op), &[captured]);
+        Box::new(g.finish(&[out]))
+    };
+    let if_op = Op::If {
+        then_branch: branch("then", UnaryOp::Relu),
+        else_branch: branch("else", UnaryOp::Neg),
+    };
+    let y = b.op(if_op, &[cond, h]);
+    let g = b.finish(&[y]);
+    let (opt, report) = optimize(&g, &Options::default()).expect("optimizes");
+    assert_eq!(count(&opt, |o| matches!(o, Op::If { .. })), 1);
+    assert!(
+        report.flops_after < report.flops_before / 10.0,
+        "{report:?}"
+    );
+    for seed in 0..6 {
+        let err = compare(&g, &opt, seed);
+        assert!(err < 1e-4, "seed {seed}: relative error {err}");
+    }
+}

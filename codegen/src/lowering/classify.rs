@@ -329,7 +329,8 @@ pub fn classify(g: &Graph, node: &Node, known: &[Option<Arc<Tensor>>]) -> Class 
         | Op::TensorScatter { .. }
         | Op::Det
         | Op::LinearAttention(_)
-        | Op::CausalConvWithState { .. } => Class::Interp,
+        | Op::CausalConvWithState { .. }
+        | Op::If { .. } => Class::Interp,
     }
 }
 

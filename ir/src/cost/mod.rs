@@ -279,6 +279,19 @@ pub fn flops(op: &Op, inputs: &[Option<&TensorType>], outputs: &[TensorType]) ->
             let activation = if *silu { TRANSCENDENTAL + 1 } else { 0 };
             Some(mul(2 * k + bias + activation, out_elems()?))
         }
+        // The dearer branch, typed from the captured inputs.
+        Op::If {
+            then_branch,
+            else_branch,
+        } => {
+            let tys: Vec<TensorType> = inputs
+                .get(1..)?
+                .iter()
+                .map(|t| t.cloned())
+                .collect::<Option<_>>()?;
+            let cost = |b: &Graph| graph_flops(&crate::infer::typed_body(b, &tys).ok()?);
+            Some(cost(then_branch)?.max(cost(else_branch)?))
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 
 mod bits;
 mod cache;
+mod control;
 mod conv;
 mod detection;
 mod determinant;
@@ -37,6 +38,7 @@ use crate::interp;
 use crate::op::Op;
 use crate::shape::{Dim, TensorType, concrete};
 use crate::tensor::Tensor;
+pub(crate) use control::typed_body;
 use std::sync::Arc;
 
 /// What inference knows of one input: its type and, if known at compile time, its value.
@@ -210,6 +212,10 @@ pub fn infer(
         Op::TensorScatter { .. } => cache::tensor_scatter(inputs),
         Op::Det => determinant::det(inputs),
         Op::LinearAttention(a) => stateful::linear_attention(a, inputs),
+        Op::If {
+            then_branch,
+            else_branch,
+        } => control::if_(then_branch, else_branch, inputs, n_outputs),
         Op::CausalConvWithState { .. } => stateful::causal_conv_with_state(inputs),
     }
 }

@@ -10,6 +10,7 @@
 
 mod bits;
 mod cache;
+mod control;
 pub mod conv;
 mod detection;
 mod determinant;
@@ -205,6 +206,10 @@ pub fn eval(op: &Op, inputs: &[Option<&Tensor>], n_outputs: usize) -> Result<Vec
         Op::TensorScatter { axis, circular } => cache::tensor_scatter(*axis, *circular, inputs),
         Op::Det => determinant::det(inputs),
         Op::LinearAttention(a) => stateful::linear_attention(a, inputs),
+        Op::If {
+            then_branch,
+            else_branch,
+        } => control::if_(then_branch, else_branch, inputs),
         Op::CausalConvWithState { silu } => stateful::causal_conv_with_state(*silu, inputs),
     }
 }

@@ -5,7 +5,9 @@
 //! order; they are sorted topologically and a cycle is an error. Every failure is an
 //! [`Error`] naming the node, op or tensor involved: import never panics on bad bytes.
 
+mod control;
 pub mod export;
+mod graph;
 mod node;
 pub mod ops;
 pub mod proto;
@@ -16,13 +18,12 @@ pub use node::{Emitter, OnnxNode};
 pub use tensor::{dtype_from_onnx, dtype_to_onnx, tensor_from_proto, tensor_to_proto};
 
 use crate::error::Error;
-use crate::graph::{Graph, ValueId};
+use crate::graph::Graph;
 use crate::infer;
 use crate::shape::{Dim, TensorType};
 use crate::tensor::Tensor;
 use prost::Message;
 use proto::{ModelProto, NodeProto, TypeProto, ValueInfoProto, type_proto};
-use std::collections::HashMap;
 use std::path::Path;
 
 /// The newest default-domain opset tenfold imports.
@@ -59,132 +60,13 @@ pub fn import_proto(model: &ModelProto, base_dir: Option<&Path>) -> Result<Graph
     }
     let opset = default_opset(model, g)?;
     let registry = ops::registry();
-    let mut graph = Graph::new(g.name.clone());
-    let mut names: HashMap<String, ValueId> = HashMap::new();
-
-    for init in &g.initializer {
-        let t = tensor_from_proto(init, base_dir)?;
-        if names.contains_key(&init.name) {
-            return Err(Error::Model(format!(
-                "initializer '{}' is defined twice",
-                init.name
-            )));
-        }
-        let id = graph.add_constant(init.name.clone(), t);
-        names.insert(init.name.clone(), id);
-    }
-    if !g.sparse_initializer.is_empty() {
-        return Err(Error::Model("sparse initializers are not supported".into()));
-    }
-    for input in &g.input {
-        if names.contains_key(&input.name) {
-            // An input with an initializer: the initializer is its value.
-            continue;
-        }
-        let ty = value_type(input)?;
-        let id = graph.add_input(input.name.clone(), ty);
-        names.insert(input.name.clone(), id);
-    }
-
-    let order = topological_order(&g.node, &names)?;
-    for (k, &i) in order.iter().enumerate() {
-        let n = &g.node[i];
-        let node_name = node_label(n, i);
-        let domain = if n.domain == "ai.onnx" {
-            ""
-        } else {
-            n.domain.as_str()
-        };
-        let unsupported = |opset: i64| Error::UnsupportedOp {
-            op: n.op_type.clone(),
-            domain: if domain.is_empty() {
-                "ai.onnx".into()
-            } else {
-                domain.to_string()
-            },
-            opset,
-            node: node_name.clone(),
-        };
-        if !domain.is_empty() {
-            let v = model
-                .opset_import
-                .iter()
-                .find(|o| o.domain == domain)
-                .map_or(0, |o| o.version);
-            return Err(unsupported(v));
-        }
-        let mut inputs = Vec::with_capacity(n.input.len());
-        for name in &n.input {
-            inputs.push(if name.is_empty() {
-                None
-            } else {
-                Some(
-                    *names
-                        .get(name)
-                        .ok_or_else(|| dangling(&node_name, &n.op_type, name))?,
-                )
-            });
-        }
-        if n.op_type == "Constant" {
-            let t = constant_value(n, &node_name, opset, base_dir)?;
-            let out = n.output.first().ok_or_else(|| {
-                Error::Model(format!("Constant node '{node_name}' has no output"))
-            })?;
-            let id = graph.add_constant(out.clone(), t);
-            names.insert(out.clone(), id);
-            continue;
-        }
-        let Some(import) = registry.get(n.op_type.as_str()) else {
-            return Err(unsupported(opset));
-        };
-        if let Some(a) = n
-            .attribute
-            .iter()
-            .find(|a| a.g.is_some() || !a.graphs.is_empty())
-        {
-            let _ = a;
-            return Err(unsupported(opset));
-        }
-        let onnx_node = OnnxNode {
-            proto: n,
-            name: node_name.clone(),
-            opset,
-            base_dir,
-        };
-        let first_new = graph.nodes.len();
-        let mut emitter = Emitter {
-            graph: &mut graph,
-            inputs,
-            output_names: n.output.clone(),
-            node_name: node_name.clone(),
-            finished: false,
-            count: 0,
-        };
-        import(&onnx_node, &mut emitter)?;
-        if !emitter.finished {
-            return Err(Error::Model(format!(
-                "importer of {} did not finish node '{node_name}'",
-                n.op_type
-            )));
-        }
-        let last = graph.nodes.last().expect("finish added a node");
-        for (name, &v) in n.output.iter().zip(&last.outputs.clone()) {
-            if !name.is_empty() {
-                names.insert(name.clone(), v);
-            }
-        }
-        debug_assert!(graph.nodes.len() > first_new, "node {k} added");
-    }
-
-    for out in &g.output {
-        let id = *names.get(&out.name).ok_or_else(|| {
-            Error::Model(format!(
-                "graph output '{}' is produced by no node, input or initializer",
-                out.name
-            ))
-        })?;
-        graph.outputs.push(id);
-    }
+    let cx = graph::ModelCx {
+        model,
+        opset,
+        base_dir,
+        registry: &registry,
+    };
+    let mut graph = graph::import_graph(&cx, g, None)?;
     graph.validate()?;
     infer::infer_graph(&mut graph)?;
     check_declared_outputs(&graph, &g.output)?;
@@ -220,97 +102,8 @@ fn default_opset(model: &ModelProto, g: &proto::GraphProto) -> Result<i64, Error
     Ok(v)
 }
 
-fn node_label(n: &NodeProto, i: usize) -> String {
-    if !n.name.is_empty() {
-        n.name.clone()
-    } else if let Some(o) = n.output.iter().find(|o| !o.is_empty()) {
-        format!("{}:{o}", n.op_type)
-    } else {
-        format!("{}#{i}", n.op_type)
-    }
-}
-
-fn dangling(node: &str, op: &str, value: &str) -> Error {
-    Error::Model(format!(
-        "node '{node}' ({op}) reads '{value}', which no node, graph input or initializer produces"
-    ))
-}
-
-/// Orders nodes so each comes after the producers of its inputs; keeps file order otherwise.
-fn topological_order(
-    nodes: &[NodeProto],
-    known: &HashMap<String, ValueId>,
-) -> Result<Vec<usize>, Error> {
-    let mut producer: HashMap<&str, usize> = HashMap::new();
-    for (i, n) in nodes.iter().enumerate() {
-        for o in n.output.iter().filter(|o| !o.is_empty()) {
-            if known.contains_key(o) {
-                return Err(Error::Model(format!(
-                    "value '{o}' is both a graph input or initializer and an output of node '{}'",
-                    node_label(n, i)
-                )));
-            }
-            if let Some(&j) = producer.get(o.as_str()) {
-                return Err(Error::Model(format!(
-                    "value '{o}' is produced by both node '{}' and node '{}'",
-                    node_label(&nodes[j], j),
-                    node_label(n, i)
-                )));
-            }
-            producer.insert(o, i);
-        }
-    }
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        New,
-        Active,
-        Done,
-    }
-    let mut mark = vec![Mark::New; nodes.len()];
-    let mut order = Vec::with_capacity(nodes.len());
-    for root in 0..nodes.len() {
-        if mark[root] != Mark::New {
-            continue;
-        }
-        // Iterative DFS: (node, next input index to visit).
-        let mut stack = vec![(root, 0usize)];
-        mark[root] = Mark::Active;
-        while let Some((n, k)) = stack.pop() {
-            let inputs = &nodes[n].input;
-            if k < inputs.len() {
-                stack.push((n, k + 1));
-                let name = &inputs[k];
-                if name.is_empty() || known.contains_key(name) {
-                    continue;
-                }
-                let Some(&p) = producer.get(name.as_str()) else {
-                    return Err(dangling(&node_label(&nodes[n], n), &nodes[n].op_type, name));
-                };
-                match mark[p] {
-                    Mark::New => {
-                        mark[p] = Mark::Active;
-                        stack.push((p, 0));
-                    }
-                    Mark::Active => {
-                        return Err(Error::Model(format!(
-                            "the graph has a cycle through node '{}' ({})",
-                            node_label(&nodes[p], p),
-                            nodes[p].op_type
-                        )));
-                    }
-                    Mark::Done => {}
-                }
-            } else {
-                mark[n] = Mark::Done;
-                order.push(n);
-            }
-        }
-    }
-    Ok(order)
-}
-
 /// The declared type of a graph input.
-fn value_type(v: &ValueInfoProto) -> Result<TensorType, Error> {
+pub(crate) fn value_type(v: &ValueInfoProto) -> Result<TensorType, Error> {
     let err = |msg: &str| Error::Model(format!("graph input '{}': {msg}", v.name));
     let ty: &TypeProto = v.r#type.as_ref().ok_or_else(|| err("has no type"))?;
     let Some(type_proto::Value::TensorType(t)) = &ty.value else {
@@ -341,7 +134,7 @@ fn value_type(v: &ValueInfoProto) -> Result<TensorType, Error> {
 }
 
 /// The value of a `Constant` node.
-fn constant_value(
+pub(crate) fn constant_value(
     n: &NodeProto,
     name: &str,
     opset: i64,

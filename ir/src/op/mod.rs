@@ -38,6 +38,7 @@ pub use signal::WindowKind;
 pub use stateful::LinearAttentionAttrs;
 
 use crate::dtype::DType;
+use crate::graph::Graph;
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -338,6 +339,16 @@ pub enum Op {
     /// inputs: input [B, C, L], weight [C, 1, k], bias?, past_state? [B, C, k-1]; outputs:
     /// output, present_state. Depthwise causal 1-D convolution, SiLU applied when `silu`.
     CausalConvWithState { silu: bool },
+
+    // ---- control flow ----
+    /// inputs: cond (one bool), then the captured values (see below); outputs: those of the
+    /// branch taken. Each branch is a graph with no inputs of its own: its inputs are the
+    /// captures, the enclosing-scope values it reads, which are the node's inputs after
+    /// `cond`, in the same order for both branches.
+    If {
+        then_branch: Box<Graph>,
+        else_branch: Box<Graph>,
+    },
 }
 
 impl Op {
@@ -440,6 +451,7 @@ impl Op {
             Op::Det => "Det",
             Op::LinearAttention(_) => "LinearAttention",
             Op::CausalConvWithState { .. } => "CausalConvWithState",
+            Op::If { .. } => "If",
         }
     }
 }

@@ -17,6 +17,7 @@
 
 mod bits;
 mod cache;
+mod control;
 mod conv;
 mod cx;
 mod detection;
@@ -36,6 +37,7 @@ mod sampling;
 mod set;
 mod signal;
 mod stateful;
+mod subgraph;
 #[cfg(test)]
 mod tests;
 mod view_outputs;
@@ -131,6 +133,14 @@ pub(super) struct Writer<'g> {
 
 impl<'g> Writer<'g> {
     fn new(graph: &'g Graph) -> Result<Writer<'g>, Error> {
+        let mut w = Writer::unnamed(graph)?;
+        w.name_values()?;
+        w.write_initializers();
+        Ok(w)
+    }
+
+    /// A writer for `graph` whose values have no names yet.
+    fn unnamed(graph: &'g Graph) -> Result<Writer<'g>, Error> {
         let n = graph.values.len();
         let check = |v: crate::graph::ValueId, what: &str| {
             if v.index() >= n {
@@ -158,7 +168,7 @@ impl<'g> Writer<'g> {
             check(v, "graph output")?;
             used_values[v.index()] = true;
         }
-        let mut w = Writer {
+        Ok(Writer {
             graph,
             names: vec![String::new(); n],
             used_values,
@@ -167,10 +177,7 @@ impl<'g> Writer<'g> {
             nodes: Vec::new(),
             initializers: Vec::new(),
             opset: BASE_OPSET,
-        };
-        w.name_values()?;
-        w.write_initializers();
-        Ok(w)
+        })
     }
 
     /// Names every value: graph inputs and outputs keep their names, the rest keep theirs when
@@ -537,5 +544,9 @@ fn lower(cx: &mut Cx) -> Result<Lowered, Error> {
         Op::Det => determinant::det(),
         Op::LinearAttention(a) => stateful::linear_attention(a),
         Op::CausalConvWithState { silu } => stateful::causal_conv_with_state(*silu),
+        Op::If {
+            then_branch,
+            else_branch,
+        } => control::if_(cx, then_branch, else_branch),
     }
 }

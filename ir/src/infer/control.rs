@@ -1,0 +1,146 @@
+//! Shape rules of control flow. A body graph is stored without types on its inputs (its
+//! captures take the types of whatever the node reads); each rule types a copy of the body
+//! from the node's inputs and infers it.
+
+use super::Known;
+use crate::error::OpError;
+use crate::graph::Graph;
+use crate::op_bail;
+use crate::shape::{Dim, TensorType};
+
+/// A copy of `body` with `tys` as its inputs' types, inferred throughout.
+pub(crate) fn typed_body(body: &Graph, tys: &[TensorType]) -> Result<Graph, OpError> {
+    if tys.len() != body.inputs.len() {
+        op_bail!(
+            "the body '{}' has {} inputs, the node gives it {}",
+            body.name,
+            body.inputs.len(),
+            tys.len()
+        );
+    }
+    let mut g = body.clone();
+    for (&v, ty) in body.inputs.iter().zip(tys) {
+        g.value_mut(v).ty = Some(ty.clone());
+    }
+    super::infer_graph(&mut g).map_err(|e| OpError::new(format!("in '{}': {e}", body.name)))?;
+    Ok(g)
+}
+
+/// The output types of an inferred body.
+fn output_types(g: &Graph) -> Vec<TensorType> {
+    g.outputs
+        .iter()
+        .map(|&o| {
+            g.value(o)
+                .ty
+                .clone()
+                .expect("inferred graphs type every value")
+        })
+        .collect()
+}
+
+/// The types of every input after the first `skip`, all required.
+fn captured_types(inputs: &[Option<Known>], skip: usize) -> Result<Vec<TensorType>, OpError> {
+    inputs
+        .iter()
+        .skip(skip)
+        .enumerate()
+        .map(|(i, k)| match k {
+            Some(k) => Ok(k.ty.clone()),
+            None => Err(OpError::new(format!(
+                "captured input {} is missing",
+                i + skip
+            ))),
+        })
+        .collect()
+}
+
+/// If: the branch `cond` selects when it is known, else what both branches agree on (a dim
+/// they disagree on becomes symbolic, a rank they disagree on unknown).
+pub fn if_(
+    then_branch: &Graph,
+    else_branch: &Graph,
+    inputs: &[Option<Known>],
+    n_outputs: usize,
+) -> Result<Vec<TensorType>, OpError> {
+    let cond = super::req(inputs, 0)?;
+    if cond.ty.dtype != crate::dtype::DType::Bool {
+        op_bail!("cond must be bool, got {}", cond.ty.dtype);
+    }
+    if let Some(n) = cond
+        .ty
+        .shape
+        .as_ref()
+        .and_then(|s| crate::shape::concrete(s))
+        && n.iter().product::<usize>() != 1
+    {
+        op_bail!("cond must hold one element, got shape {n:?}");
+    }
+    let tys = captured_types(inputs, 1)?;
+    let branch = |name: &str, g: &Graph| -> Result<Vec<TensorType>, OpError> {
+        let out = output_types(&typed_body(g, &tys)?);
+        if out.len() != n_outputs {
+            op_bail!(
+                "the {name} branch gives {} outputs, the node has {n_outputs}",
+                out.len()
+            );
+        }
+        Ok(out)
+    };
+    if let Some(c) = cond.value {
+        // Only the branch taken is typed: the other may not even be valid for these inputs.
+        return if c.to_f64_vec().first().is_some_and(|&v| v != 0.0) {
+            branch("then", then_branch)
+        } else {
+            branch("else", else_branch)
+        };
+    }
+    let (then_out, else_out) = match (branch("then", then_branch), branch("else", else_branch)) {
+        (Ok(a), Ok(b)) => (a, b),
+        // A branch that contradicts these inputs can never run without failing: the other
+        // one's types are the node's.
+        (Ok(a), Err(_)) | (Err(_), Ok(a)) => return Ok(a),
+        (Err(e), Err(_)) => return Err(e),
+    };
+    then_out
+        .into_iter()
+        .zip(else_out)
+        .enumerate()
+        .map(|(k, (a, b))| {
+            if a.dtype != b.dtype {
+                op_bail!(
+                    "output {k} is {} in the then branch and {} in the else branch",
+                    a.dtype,
+                    b.dtype
+                );
+            }
+            Ok(TensorType {
+                dtype: a.dtype,
+                shape: merge_shapes(a.shape, b.shape),
+            })
+        })
+        .collect()
+}
+
+/// The shape two values share: equal dims kept, others symbolic; unknown when the ranks differ.
+fn merge_shapes(
+    a: Option<crate::shape::Shape>,
+    b: Option<crate::shape::Shape>,
+) -> Option<crate::shape::Shape> {
+    let (a, b) = (a?, b?);
+    if a.len() != b.len() {
+        return None;
+    }
+    Some(
+        a.iter()
+            .zip(b.iter())
+            .map(|(x, y)| {
+                if x == y {
+                    x.clone()
+                } else {
+                    super::fresh_dim("if")
+                }
+            })
+            .collect::<Vec<Dim>>(),
+    )
+}
