@@ -330,7 +330,8 @@ pub fn classify(g: &Graph, node: &Node, known: &[Option<Arc<Tensor>>]) -> Class 
         | Op::Det
         | Op::LinearAttention(_)
         | Op::CausalConvWithState { .. }
-        | Op::If { .. } => Class::Interp,
+        | Op::If { .. }
+        | Op::Scan(_) => Class::Interp,
     }
 }
 

@@ -292,6 +292,13 @@ pub fn flops(op: &Op, inputs: &[Option<&TensorType>], outputs: &[TensorType]) ->
             let cost = |b: &Graph| graph_flops(&crate::infer::typed_body(b, &tys).ok()?);
             Some(cost(then_branch)?.max(cost(else_branch)?))
         }
+        // The body's count once per slice.
+        Op::Scan(a) => {
+            let tys: Vec<TensorType> = inputs.iter().map(|t| t.cloned()).collect::<Option<_>>()?;
+            let (tys, length) = crate::infer::scan_body_inputs(a, tys).ok()?;
+            let body = crate::infer::typed_body(&a.body, &tys).ok()?;
+            Some(mul(graph_flops(&body)?, length?.as_static()? as u64))
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 use super::Known;
 use crate::error::OpError;
 use crate::graph::Graph;
+use crate::op::ScanAttrs;
 use crate::op_bail;
 use crate::shape::{Dim, TensorType};
 
@@ -143,4 +144,94 @@ fn merge_shapes(
             })
             .collect::<Vec<Dim>>(),
     )
+}
+
+/// An axis of a rank-`rank` tensor (negative from the end).
+pub(crate) fn scan_axis(axis: i64, rank: usize) -> Result<usize, OpError> {
+    let a = if axis < 0 { axis + rank as i64 } else { axis };
+    if a < 0 || a as usize >= rank.max(1) {
+        op_bail!("axis {axis} is out of range for rank {rank}");
+    }
+    Ok(a as usize)
+}
+
+/// The types of a Scan body's inputs (the scanned inputs' slices in place of the inputs) from
+/// the node's input types `tys`, and the scan length when any scanned input has a known rank.
+pub(crate) fn scan_body_inputs(
+    a: &ScanAttrs,
+    mut tys: Vec<TensorType>,
+) -> Result<(Vec<TensorType>, Option<Dim>), OpError> {
+    let formal = a.states + a.scan_inputs;
+    if tys.len() < formal || a.input_axes.len() != a.scan_inputs {
+        op_bail!(
+            "Scan needs {} states and {} scanned inputs with an axis each",
+            a.states,
+            a.scan_inputs
+        );
+    }
+    let mut length: Option<Dim> = None;
+    for (j, ty) in tys[a.states..formal].iter_mut().enumerate() {
+        let Some(mut slice) = ty.shape.take() else {
+            // An unknown rank: the slice's too.
+            continue;
+        };
+        let axis = scan_axis(a.input_axes[j], slice.len())?;
+        if slice.is_empty() {
+            op_bail!("scanned input {j} is a scalar");
+        }
+        let len = slice.remove(axis);
+        length = match (length, len) {
+            (Some(Dim::Static(x)), Dim::Static(y)) if x != y => {
+                op_bail!("scanned inputs have lengths {x} and {y}")
+            }
+            (Some(Dim::Static(x)), _) => Some(Dim::Static(x)),
+            (_, d) => Some(d),
+        };
+        ty.shape = Some(slice);
+    }
+    Ok((tys, length))
+}
+
+/// Scan: the states keep their types (dims the body changes become symbolic); each scan
+/// output is its element's type with the scan length inserted at its axis.
+pub fn scan(
+    a: &ScanAttrs,
+    inputs: &[Option<Known>],
+    n_outputs: usize,
+) -> Result<Vec<TensorType>, OpError> {
+    let (tys, length) = scan_body_inputs(a, captured_types(inputs, 0)?)?;
+    let out = output_types(&typed_body(&a.body, &tys)?);
+    let k = out.len().saturating_sub(a.states);
+    if out.len() != n_outputs || out.len() < a.states || a.output_axes.len() != k {
+        op_bail!(
+            "the body gives {} outputs for {} states and {} scan outputs, the node has {n_outputs}",
+            out.len(),
+            a.states,
+            a.output_axes.len()
+        );
+    }
+    let mut result: Vec<TensorType> = tys[..a.states]
+        .iter()
+        .zip(&out)
+        .map(|(init, next)| TensorType {
+            dtype: init.dtype,
+            shape: merge_shapes(init.shape.clone(), next.shape.clone()),
+        })
+        .collect();
+    let length = length.unwrap_or_else(|| super::fresh_dim("scan"));
+    for (elem, &axis) in out[a.states..].iter().zip(&a.output_axes) {
+        let shape = match &elem.shape {
+            Some(s) => {
+                let mut s = s.clone();
+                s.insert(scan_axis(axis, s.len() + 1)?, length.clone());
+                Some(s)
+            }
+            None => None,
+        };
+        result.push(TensorType {
+            dtype: elem.dtype,
+            shape,
+        });
+    }
+    Ok(result)
 }

@@ -2,7 +2,9 @@
 
 use crate::error::OpError;
 use crate::graph::Graph;
+use crate::infer::scan_axis;
 use crate::interp::req;
+use crate::op::ScanAttrs;
 use crate::op_bail;
 use crate::tensor::Tensor;
 use std::collections::HashMap;
@@ -53,4 +55,110 @@ pub fn if_(
         else_branch
     };
     run_body(branch, &captures(inputs, 1)?)
+}
+
+/// Slice `t` of `x` along `axis` (the axis removed).
+fn slice_at(x: &Tensor, axis: usize, t: usize) -> Result<Tensor, OpError> {
+    let (outer, len, inner) = crate::interp::util::outer_axis_inner(x.shape(), axis);
+    let idx: Vec<usize> = (0..outer)
+        .flat_map(|o| (0..inner).map(move |i| (o * len + t) * inner + i))
+        .collect();
+    let mut shape = x.shape().to_vec();
+    shape.remove(axis);
+    Tensor::new(x.dtype(), shape, x.data().gather(&idx))
+}
+
+/// `elems` (one shape) stacked along a new `axis`.
+fn stack(elems: &[Tensor], axis: usize) -> Result<Tensor, OpError> {
+    let unsqueezed: Vec<Tensor> = elems
+        .iter()
+        .map(|e| {
+            let mut shape = e.shape().to_vec();
+            shape.insert(axis, 1);
+            Tensor::new(e.dtype(), shape, e.data().clone())
+        })
+        .collect::<Result<_, _>>()?;
+    let refs: Vec<Option<&Tensor>> = unsqueezed.iter().map(Some).collect();
+    let mut out = crate::interp::layout::concat(axis as i64, &refs)?;
+    Ok(out.remove(0))
+}
+
+/// Scan: the body runs once per slice of the scanned inputs, threading the states.
+pub fn scan(a: &ScanAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, OpError> {
+    let formal = a.states + a.scan_inputs;
+    let all = captures(inputs, 0)?;
+    if all.len() < formal || a.input_axes.len() != a.scan_inputs {
+        op_bail!(
+            "Scan needs {} states and {} scanned inputs",
+            a.states,
+            a.scan_inputs
+        );
+    }
+    let mut axes = Vec::with_capacity(a.scan_inputs);
+    let mut length = None;
+    for (j, x) in all[a.states..formal].iter().enumerate() {
+        let axis = scan_axis(a.input_axes[j], x.shape().len())?;
+        if x.shape().is_empty() {
+            op_bail!("scanned input {j} is a scalar");
+        }
+        let len = x.shape()[axis];
+        if length.is_some_and(|l| l != len) {
+            op_bail!(
+                "scanned inputs have lengths {} and {len}",
+                length.unwrap_or(0)
+            );
+        }
+        length = Some(len);
+        axes.push(axis);
+    }
+    let length = length.unwrap_or(0);
+    let mut states: Vec<Tensor> = all[..a.states].iter().map(|&t| t.clone()).collect();
+    let mut elems: Vec<Vec<Tensor>> = vec![Vec::new(); a.output_axes.len()];
+    for t in 0..length {
+        let slices: Vec<Tensor> = all[a.states..formal]
+            .iter()
+            .enumerate()
+            .map(|(j, x)| {
+                let at = if a.input_reverse[j] {
+                    length - 1 - t
+                } else {
+                    t
+                };
+                slice_at(x, axes[j], at)
+            })
+            .collect::<Result<_, _>>()?;
+        let args: Vec<&Tensor> = states
+            .iter()
+            .chain(&slices)
+            .chain(all[formal..].iter().copied())
+            .collect();
+        let mut out = run_body(&a.body, &args)?;
+        if out.len() != a.states + elems.len() {
+            op_bail!(
+                "the body gave {} outputs, expected {} states and {} scan outputs",
+                out.len(),
+                a.states,
+                elems.len()
+            );
+        }
+        for (k, e) in out.drain(a.states..).enumerate() {
+            elems[k].push(e);
+        }
+        states = out;
+    }
+    let mut result = states;
+    for (k, mut es) in elems.into_iter().enumerate() {
+        if es.is_empty() {
+            op_bail!("Scan over zero slices: the scan outputs' shapes are unknown");
+        }
+        if a.output_reverse[k] {
+            es.reverse();
+        }
+        let rank = es[0].shape().len();
+        if es.iter().any(|e| e.shape() != es[0].shape()) {
+            op_bail!("scan output {k} has elements of different shapes");
+        }
+        result.push(stack(&es, scan_axis(a.output_axes[k], rank + 1)?)?);
+    }
+    Ok(result)
 }

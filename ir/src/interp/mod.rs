@@ -210,6 +210,7 @@ pub fn eval(op: &Op, inputs: &[Option<&Tensor>], n_outputs: usize) -> Result<Vec
             then_branch,
             else_branch,
         } => control::if_(then_branch, else_branch, inputs),
+        Op::Scan(a) => control::scan(a, inputs),
         Op::CausalConvWithState { silu } => stateful::causal_conv_with_state(*silu, inputs),
     }
 }

@@ -1,12 +1,12 @@
-//! ONNX import of control flow: If, with its branches imported as body graphs whose inputs
-//! are the enclosing values they read (see `graph.rs`).
+//! ONNX import of control flow: If and Scan, their bodies imported as graphs whose inputs
+//! after their own are the enclosing values they read (see `graph.rs`).
 
 use super::graph::{ModelCx, Scope, import_graph};
 use super::node::OnnxNode;
 use super::proto::{GraphProto, attribute_proto::AttributeType};
 use crate::error::Error;
 use crate::graph::{Graph, ValueId};
-use crate::op::Op;
+use crate::op::{Op, ScanAttrs};
 use std::collections::HashMap;
 
 /// The graph attribute `name` of `node`.
@@ -35,10 +35,7 @@ fn align_captures(g: &mut Graph, formal: usize, names: &[String]) {
         match own.get(name) {
             Some(&v) => g.inputs.push(v),
             None => {
-                let v = g.add_input(
-                    name.clone(),
-                    crate::shape::TensorType::new(crate::dtype::DType::F32, Vec::new()),
-                );
+                let v = g.add_input(name.clone(), super::graph::untyped());
                 g.value_mut(v).ty = None;
             }
         }
@@ -128,6 +125,86 @@ pub(super) fn import_if(
         else_branch: Box::new(else_b),
     };
     add_with_captures(scope, node, op, vec![Some(cond)], &names)
+}
+
+/// Scan (opset 9 on): inputs the states then `num_scan_inputs` scanned tensors; attribute
+/// body (inputs: the states, one slice per scanned tensor; outputs: the states, then one
+/// element per scan output), with per-input and per-output axes and directions.
+pub(super) fn import_scan(
+    cx: &ModelCx,
+    scope: &mut Scope,
+    node: &OnnxNode,
+    inputs: Vec<Option<ValueId>>,
+) -> Result<(), Error> {
+    if node.opset < 9 {
+        // Scan-8 (a batch axis and sequence_lens) is another op.
+        return Err(Error::UnsupportedOp {
+            op: "Scan".into(),
+            domain: "ai.onnx".into(),
+            opset: node.opset,
+            node: node.name.clone(),
+        });
+    }
+    let proto = body(node, "body")?;
+    let m = node
+        .int_opt("num_scan_inputs")?
+        .ok_or_else(|| node.attr_error("num_scan_inputs", "the attribute is missing"))?;
+    let n_in = inputs.len();
+    if m < 1 || m as usize > n_in || inputs.iter().any(Option::is_none) {
+        return Err(node.attr_error(
+            "num_scan_inputs",
+            format!("{m} scanned inputs of {n_in} inputs (none may be omitted)"),
+        ));
+    }
+    let (scan_inputs, states) = (m as usize, n_in - m as usize);
+    let outputs = node.proto.output.len();
+    if proto.input.len() != n_in || proto.output.len() != outputs || outputs < states {
+        return Err(node.attr_error(
+            "body",
+            format!(
+                "the body has {} inputs and {} outputs; the node has {n_in} inputs, {states} of them states, and {outputs} outputs",
+                proto.input.len(),
+                proto.output.len()
+            ),
+        ));
+    }
+    let k = outputs - states;
+    let list = |name: &str, n: usize| -> Result<Vec<i64>, Error> {
+        let v = node.ints(name)?.unwrap_or_else(|| vec![0; n]);
+        if v.len() != n {
+            return Err(node.attr_error(name, format!("{} values, expected {n}", v.len())));
+        }
+        Ok(v)
+    };
+    let reverse = |name: &str, n: usize| -> Result<Vec<bool>, Error> {
+        list(name, n)?
+            .into_iter()
+            .map(|d| match d {
+                0 => Ok(false),
+                1 => Ok(true),
+                _ => Err(node.attr_error(name, format!("direction {d} is neither 0 nor 1"))),
+            })
+            .collect()
+    };
+    let attrs_without_body = ScanAttrs {
+        body: Box::default(),
+        states,
+        scan_inputs,
+        input_axes: list("scan_input_axes", scan_inputs)?,
+        input_reverse: reverse("scan_input_directions", scan_inputs)?,
+        output_axes: list("scan_output_axes", k)?,
+        output_reverse: reverse("scan_output_directions", k)?,
+    };
+    let graph = {
+        let sees = |n: &str| scope.sees(n);
+        import_graph(cx, proto, Some(&sees))?
+    };
+    let names = capture_names(&[&graph], n_in);
+    let op = Op::Scan(ScanAttrs {
+        body: Box::new(graph),
+        ..attrs_without_body
+    });
+    add_with_captures(scope, node, op, inputs, &names)
 }
 
 #[cfg(test)]

@@ -40,10 +40,7 @@ impl Scope<'_> {
         if !self.outer.is_some_and(|o| o(name)) {
             return None;
         }
-        let v = self.graph.add_input(
-            name,
-            crate::shape::TensorType::new(crate::dtype::DType::F32, Vec::new()),
-        );
+        let v = self.graph.add_input(name, untyped());
         // Untyped until the node that runs the body types it from what it reads.
         self.graph.value_mut(v).ty = None;
         self.names.insert(name.to_string(), v);
@@ -54,6 +51,11 @@ impl Scope<'_> {
     pub fn sees(&self, name: &str) -> bool {
         self.names.contains_key(name) || self.outer.is_some_and(|o| o(name))
     }
+}
+
+/// A placeholder type for an input added untyped (its type is then set to `None`).
+pub(super) fn untyped() -> crate::shape::TensorType {
+    crate::shape::TensorType::new(crate::dtype::DType::F32, Vec::new())
 }
 
 /// Imports `g`. With `outer`, `g` is a body: its declared inputs come first, then one input
@@ -87,8 +89,18 @@ pub(super) fn import_graph(
             // An input with an initializer: the initializer is its value.
             continue;
         }
-        let ty = value_type(input)?;
-        let id = scope.graph.add_input(input.name.clone(), ty);
+        let id = if scope.outer.is_some() {
+            // A body's inputs take the types of what the node feeds them (ONNX lets a body
+            // leave them undeclared), so a declaration is not required.
+            let ty = value_type(input).ok();
+            let id = scope.graph.add_input(input.name.clone(), untyped());
+            scope.graph.value_mut(id).ty = ty;
+            id
+        } else {
+            scope
+                .graph
+                .add_input(input.name.clone(), value_type(input)?)
+        };
         scope.names.insert(input.name.clone(), id);
     }
 
@@ -158,14 +170,16 @@ fn import_node(cx: &ModelCx, scope: &mut Scope, n: &NodeProto, i: usize) -> Resu
         scope.names.insert(out.clone(), id);
         return Ok(());
     }
-    if n.op_type == "If" {
-        let onnx_node = OnnxNode {
-            proto: n,
-            name: node_name.clone(),
-            opset: cx.opset,
-            base_dir: cx.base_dir,
-        };
-        return super::control::import_if(cx, scope, &onnx_node, inputs);
+    let onnx_node = OnnxNode {
+        proto: n,
+        name: node_name.clone(),
+        opset: cx.opset,
+        base_dir: cx.base_dir,
+    };
+    match n.op_type.as_str() {
+        "If" => return super::control::import_if(cx, scope, &onnx_node, inputs),
+        "Scan" => return super::control::import_scan(cx, scope, &onnx_node, inputs),
+        _ => {}
     }
     let Some(import) = cx.registry.get(n.op_type.as_str()) else {
         return Err(unsupported(cx.opset));
@@ -176,12 +190,6 @@ fn import_node(cx: &ModelCx, scope: &mut Scope, n: &NodeProto, i: usize) -> Resu
     {
         return Err(unsupported(cx.opset));
     }
-    let onnx_node = OnnxNode {
-        proto: n,
-        name: node_name.clone(),
-        opset: cx.opset,
-        base_dir: cx.base_dir,
-    };
     let first_new = scope.graph.nodes.len();
     let mut emitter = Emitter {
         graph: &mut scope.graph,

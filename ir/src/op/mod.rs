@@ -9,6 +9,7 @@
 //! Attribute defaults follow the ONNX spec; an empty list (strides, pads, dilations) means "the
 //! default for the rank", resolved by the kernel once the rank is known.
 
+mod control;
 mod elementwise;
 mod index;
 mod layout;
@@ -22,6 +23,7 @@ mod sampling;
 mod signal;
 mod stateful;
 
+pub use control::ScanAttrs;
 pub use elementwise::{BinaryOp, UnaryOp};
 pub use index::{
     AspectRatioPolicy, CoordinateTransform, NearestMode, ResizeAttrs, ResizeMode, ScatterReduction,
@@ -349,6 +351,12 @@ pub enum Op {
         then_branch: Box<Graph>,
         else_branch: Box<Graph>,
     },
+    /// inputs: `states` initial states, `scan_inputs` scanned tensors, then the captures;
+    /// outputs: the final states, then one tensor per scan output stacking its elements. Each
+    /// iteration runs `body` on the states, one slice of each scanned tensor (its scan axis
+    /// removed) and the captures; the body gives the next states, then one element per scan
+    /// output.
+    Scan(ScanAttrs),
 }
 
 impl Op {
@@ -452,6 +460,7 @@ impl Op {
             Op::LinearAttention(_) => "LinearAttention",
             Op::CausalConvWithState { .. } => "CausalConvWithState",
             Op::If { .. } => "If",
+            Op::Scan(_) => "Scan",
         }
     }
 }

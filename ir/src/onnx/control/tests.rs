@@ -388,3 +388,164 @@ fn if_survives_the_text_form() {
         );
     }
 }
+
+fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Ints as i32,
+        ints: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+/// A Scan whose body adds `x`'s columns, last first, times a captured `w` to a state: the
+/// state ends at the weighted row sum and the scan output (stacked along axis 1) holds the
+/// running sums; the same after an export round trip.
+#[test]
+fn scan_walks_an_axis_backwards_with_a_state_and_a_capture() {
+    let body = GraphProto {
+        name: "step".into(),
+        node: vec![
+            node("Mul", &["xt", "w"], "p", vec![]),
+            node("Add", &["s", "p"], "s2", vec![]),
+            node("Identity", &["s2"], "e", vec![]),
+        ],
+        // Undeclared types: a body's inputs take what the node feeds them.
+        input: vec![named("s"), named("xt")],
+        output: vec![named("s2"), named("e")],
+        ..Default::default()
+    };
+    let scan = node(
+        "Scan",
+        &["s0", "x"],
+        "s_final",
+        vec![
+            graph_attr("body", body),
+            AttributeProto {
+                name: "num_scan_inputs".into(),
+                r#type: AttributeType::Int as i32,
+                i: 1,
+                ..Default::default()
+            },
+            ints_attr("scan_input_axes", &[1]),
+            ints_attr("scan_input_directions", &[1]),
+            ints_attr("scan_output_axes", &[-1]),
+        ],
+    );
+    let scan = NodeProto {
+        output: vec!["s_final".into(), "running".into()],
+        ..scan
+    };
+    let mut m = model(
+        vec![scan],
+        vec![
+            input("x", DType::F32, &[2, 3]),
+            input("s0", DType::F32, &[2]),
+        ],
+        &[("w", Tensor::from_f32(vec![2], vec![10.0, -1.0]).unwrap())],
+        "s_final",
+    );
+    m.graph.as_mut().unwrap().output.push(named("running"));
+    let g = import_proto(&m, None).expect("imports");
+    let ty = |k: usize| g.value(g.outputs[k]).ty.clone().unwrap().shape.unwrap();
+    assert_eq!(ty(0), vec![Dim::Static(2)]);
+    assert_eq!(ty(1), vec![Dim::Static(2), Dim::Static(3)]);
+    let again = import_model(&export_model(&g).expect("exports"), None).expect("re-imports");
+    let s0 = Tensor::from_f32(vec![2], vec![0.5, 0.25]).unwrap();
+    // x rows [1, -2, 3] and [-4, 5, -6], walked from column 2 to 0.
+    let xs = x().to_f64_vec();
+    let mut want_running = [[0.0; 3]; 2];
+    let mut state = [0.5, 0.25];
+    for (k, col) in [2usize, 1, 0].into_iter().enumerate() {
+        for (r, (s, w)) in state.iter_mut().zip([10.0, -1.0]).enumerate() {
+            *s += xs[r * 3 + col] * w;
+            want_running[r][k] = *s;
+        }
+    }
+    for graph in [&g, &again] {
+        let feeds: HashMap<String, Tensor> =
+            [("x".to_string(), x()), ("s0".to_string(), s0.clone())].into();
+        let out = interp::run(graph, &feeds).expect("runs");
+        assert_eq!(out[0].1.to_f64_vec(), state.to_vec());
+        assert_eq!(out[1].1.shape(), &[2, 3]);
+        assert_eq!(out[1].1.to_f64_vec(), want_running.concat());
+    }
+}
+
+/// Malformed Scans are errors that say what is wrong, never panics.
+#[test]
+fn malformed_scans_are_reported() {
+    let step = |inputs: &[&str]| GraphProto {
+        name: "step".into(),
+        node: vec![node("Add", &["s", "a"], "s2", vec![])],
+        input: inputs.iter().map(|n| named(n)).collect(),
+        output: vec![named("s2")],
+        ..Default::default()
+    };
+    let int = |name: &str, i: i64| AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Int as i32,
+        i,
+        ..Default::default()
+    };
+    let scan = |ins: &[&str], attrs: Vec<AttributeProto>| node("Scan", ins, "y", attrs);
+    let inputs = || {
+        vec![
+            input("s", DType::F32, &[2]),
+            input("a", DType::F32, &[4, 2]),
+            input("b", DType::F32, &[3, 2]),
+        ]
+    };
+    let cases: Vec<(NodeProto, &str)> = vec![
+        (
+            scan(&["s", "a"], vec![graph_attr("body", step(&["s", "a"]))]),
+            "num_scan_inputs",
+        ),
+        (
+            scan(
+                &["s", "a"],
+                vec![
+                    graph_attr("body", step(&["s", "a"])),
+                    int("num_scan_inputs", 3),
+                ],
+            ),
+            "num_scan_inputs",
+        ),
+        (
+            scan(
+                &["s", "a"],
+                vec![graph_attr("body", step(&["s"])), int("num_scan_inputs", 1)],
+            ),
+            "the body has 1 inputs",
+        ),
+        (
+            scan(
+                &["s", "a", "b"],
+                vec![
+                    graph_attr("body", step(&["s", "a", "b"])),
+                    int("num_scan_inputs", 2),
+                ],
+            ),
+            "lengths 4 and 3",
+        ),
+        (
+            scan(
+                &["s", "a"],
+                vec![
+                    graph_attr("body", step(&["s", "a"])),
+                    int("num_scan_inputs", 1),
+                    ints_attr("scan_input_directions", &[2]),
+                ],
+            ),
+            "direction 2",
+        ),
+    ];
+    for (n, want) in cases {
+        let bytes = model(vec![n], inputs(), &[], "y").encode_to_vec();
+        let msg = match import_model(&bytes, None) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("imported"),
+        };
+        assert!(msg.contains(want), "'{msg}' does not say '{want}'");
+    }
+}

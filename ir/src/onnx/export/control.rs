@@ -1,9 +1,10 @@
-//! ONNX export of control flow: If, its branches as graph attributes.
+//! ONNX export of control flow: If and Scan, their bodies as graph attributes.
 
 use super::cx::{Cx, Lowered, Spec};
 use crate::error::Error;
 use crate::graph::Graph;
 use crate::onnx::proto::{AttributeProto, GraphProto, attribute_proto::AttributeType};
+use crate::op::ScanAttrs;
 use crate::shape::TensorType;
 
 /// A graph attribute.
@@ -44,5 +45,35 @@ pub(super) fn if_(cx: &mut Cx, then_branch: &Graph, else_branch: &Graph) -> Resu
     ));
     let outputs = cx.output_names();
     cx.emit(spec, vec![cond.clone()], outputs);
+    Ok(Lowered::Written)
+}
+
+pub(super) fn scan(cx: &mut Cx, a: &ScanAttrs) -> Result<Lowered, Error> {
+    let formal = a.states + a.scan_inputs;
+    let names = cx.input_names();
+    if names.len() < formal {
+        return Err(cx.error(
+            "cannot export to ONNX: Scan has fewer inputs than its states and scanned inputs",
+        ));
+    }
+    let tys: Option<Vec<TensorType>> = (0..cx.n_inputs())
+        .map(|i| cx.input_type(i).cloned())
+        .collect();
+    let body = tys
+        .and_then(|t| crate::infer::scan_body_inputs(a, t).ok())
+        .and_then(|(t, _)| crate::infer::typed_body(&a.body, &t).ok())
+        .unwrap_or_else(|| (*a.body).clone());
+    let graph = cx.w.subgraph(&body, formal, &names[formal..])?;
+    let dirs = |r: &[bool]| r.iter().map(|&b| i64::from(b)).collect::<Vec<_>>();
+    let mut spec = Spec::new("Scan")
+        .since(11)
+        .int("num_scan_inputs", a.scan_inputs as i64)
+        .ints("scan_input_axes", &a.input_axes)
+        .ints("scan_input_directions", &dirs(&a.input_reverse))
+        .ints("scan_output_axes", &a.output_axes)
+        .ints("scan_output_directions", &dirs(&a.output_reverse));
+    spec.attrs.push(graph_attr("body", graph));
+    let outputs = cx.output_names();
+    cx.emit(spec, names[..formal].to_vec(), outputs);
     Ok(Lowered::Written)
 }

@@ -548,5 +548,6 @@ fn lower(cx: &mut Cx) -> Result<Lowered, Error> {
             then_branch,
             else_branch,
         } => control::if_(cx, then_branch, else_branch),
+        Op::Scan(a) => control::scan(cx, a),
     }
 }
