@@ -331,7 +331,8 @@ pub fn classify(g: &Graph, node: &Node, known: &[Option<Arc<Tensor>>]) -> Class 
         | Op::LinearAttention(_)
         | Op::CausalConvWithState { .. }
         | Op::If { .. }
-        | Op::Scan(_) => Class::Interp,
+        | Op::Scan(_)
+        | Op::Loop { .. } => Class::Interp,
     }
 }
 

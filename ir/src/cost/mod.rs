@@ -299,6 +299,8 @@ pub fn flops(op: &Op, inputs: &[Option<&TensorType>], outputs: &[TensorType]) ->
             let body = crate::infer::typed_body(&a.body, &tys).ok()?;
             Some(mul(graph_flops(&body)?, length?.as_static()? as u64))
         }
+        // The iteration count is only known when the loop runs.
+        Op::Loop { .. } => None,
     }
 }
 

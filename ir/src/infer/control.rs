@@ -3,6 +3,7 @@
 //! from the node's inputs and infers it.
 
 use super::Known;
+use crate::dtype::DType;
 use crate::error::OpError;
 use crate::graph::Graph;
 use crate::op::ScanAttrs;
@@ -231,6 +232,74 @@ pub fn scan(
         result.push(TensorType {
             dtype: elem.dtype,
             shape,
+        });
+    }
+    Ok(result)
+}
+
+/// The type a Loop body's input `i` (the iteration number or the condition) is fed with: as
+/// the body declares it when it is a scalar or one element, else a scalar of `dtype`.
+pub(crate) fn loop_counter_type(body: &Graph, i: usize, dtype: DType) -> TensorType {
+    body.inputs
+        .get(i)
+        .and_then(|&v| body.value(v).ty.clone())
+        .filter(|t| t.dtype == dtype && t.shape.as_ref().is_some_and(|s| s.len() <= 1))
+        .map(|t| TensorType {
+            dtype,
+            shape: Some(vec![Dim::Static(1); t.shape.map_or(0, |s| s.len())]),
+        })
+        .unwrap_or_else(|| TensorType::new(dtype, Vec::new()))
+}
+
+/// Loop: the carried values keep their types (dims the body changes become symbolic); each
+/// scan output is its element's type under a new symbolic first dim (the iteration count).
+pub fn loop_(
+    body: &Graph,
+    carried: usize,
+    inputs: &[Option<Known>],
+    n_outputs: usize,
+) -> Result<Vec<TensorType>, OpError> {
+    if inputs.len() < 2 + carried {
+        op_bail!("Loop needs a trip count, a condition and {carried} carried values");
+    }
+    if let Some(m) = super::opt(inputs, 0)
+        && m.ty.dtype != DType::I64
+    {
+        op_bail!("the trip count must be i64, got {}", m.ty.dtype);
+    }
+    if let Some(c) = super::opt(inputs, 1)
+        && c.ty.dtype != DType::Bool
+    {
+        op_bail!("cond must be bool, got {}", c.ty.dtype);
+    }
+    let mut tys = vec![
+        loop_counter_type(body, 0, DType::I64),
+        loop_counter_type(body, 1, DType::Bool),
+    ];
+    tys.extend(captured_types(inputs, 2)?);
+    let out = output_types(&typed_body(body, &tys)?);
+    if out.len() < 1 + carried || out.len() - 1 != n_outputs {
+        op_bail!(
+            "the body gives {} outputs for a condition and {carried} carried values, the node has {n_outputs} outputs",
+            out.len()
+        );
+    }
+    let count = super::fresh_dim("loop");
+    let mut result: Vec<TensorType> = tys[2..2 + carried]
+        .iter()
+        .zip(&out[1..])
+        .map(|(init, next)| TensorType {
+            dtype: init.dtype,
+            shape: merge_shapes(init.shape.clone(), next.shape.clone()),
+        })
+        .collect();
+    for elem in &out[1 + carried..] {
+        result.push(TensorType {
+            dtype: elem.dtype,
+            shape: elem.shape.clone().map(|mut s| {
+                s.insert(0, count.clone());
+                s
+            }),
         });
     }
     Ok(result)

@@ -38,7 +38,7 @@ use crate::interp;
 use crate::op::Op;
 use crate::shape::{Dim, TensorType, concrete};
 use crate::tensor::Tensor;
-pub(crate) use control::{scan_axis, scan_body_inputs, typed_body};
+pub(crate) use control::{loop_counter_type, scan_axis, scan_body_inputs, typed_body};
 use std::sync::Arc;
 
 /// What inference knows of one input: its type and, if known at compile time, its value.
@@ -217,6 +217,7 @@ pub fn infer(
             else_branch,
         } => control::if_(then_branch, else_branch, inputs, n_outputs),
         Op::Scan(a) => control::scan(a, inputs, n_outputs),
+        Op::Loop { body, carried } => control::loop_(body, *carried, inputs, n_outputs),
         Op::CausalConvWithState { .. } => stateful::causal_conv_with_state(inputs),
     }
 }

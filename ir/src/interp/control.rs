@@ -162,3 +162,88 @@ pub fn scan(a: &ScanAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, Op
     }
     Ok(result)
 }
+
+/// A counter input of a Loop body: `v` as an i64 or bool tensor of `ty`'s shape.
+fn counter(ty: &crate::shape::TensorType, v: f64) -> Result<Tensor, OpError> {
+    let shape = vec![1; ty.rank().unwrap_or(0)];
+    Tensor::from_f64(ty.dtype, shape, &[v])
+}
+
+/// Loop: the body runs while the iteration count is below the trip count (when given) and
+/// the condition (when given, then the body's) holds, threading the carried values.
+pub fn loop_(
+    body: &Graph,
+    carried: usize,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, OpError> {
+    let scalar = |t: &Tensor, what: &str| -> Result<f64, OpError> {
+        match t.to_f64_vec()[..] {
+            [v] => Ok(v),
+            _ => op_bail!("{what} must hold one element, got shape {:?}", t.shape()),
+        }
+    };
+    let trip = inputs
+        .first()
+        .copied()
+        .flatten()
+        .map(|m| scalar(m, "the trip count"))
+        .transpose()?;
+    let mut cond = match inputs.get(1).copied().flatten() {
+        Some(c) => scalar(c, "cond")? != 0.0,
+        None => true,
+    };
+    let all = captures(inputs, 2)?;
+    if all.len() < carried {
+        op_bail!("Loop needs {carried} carried values");
+    }
+    let iter_ty = crate::infer::loop_counter_type(body, 0, crate::dtype::DType::I64);
+    let cond_ty = crate::infer::loop_counter_type(body, 1, crate::dtype::DType::Bool);
+    let mut values: Vec<Tensor> = all[..carried].iter().map(|&t| t.clone()).collect();
+    let mut elems: Vec<Vec<Tensor>> = Vec::new();
+    let mut i = 0i64;
+    while cond && trip.is_none_or(|m| (i as f64) < m) {
+        let (it, c) = (counter(&iter_ty, i as f64)?, counter(&cond_ty, 1.0)?);
+        let args: Vec<&Tensor> = [&it, &c]
+            .into_iter()
+            .chain(&values)
+            .chain(all[carried..].iter().copied())
+            .collect();
+        let mut out = run_body(body, &args)?.into_iter();
+        let next_cond = out
+            .next()
+            .ok_or_else(|| OpError::new("the body gave no condition"))?;
+        cond = scalar(&next_cond, "the body's cond")? != 0.0;
+        values = out.by_ref().take(carried).collect();
+        if values.len() != carried {
+            op_bail!("the body gave fewer than {carried} carried values");
+        }
+        let step: Vec<Tensor> = out.collect();
+        if elems.is_empty() {
+            elems = vec![Vec::new(); step.len()];
+        }
+        if step.len() != elems.len() {
+            op_bail!(
+                "the body gave {} scan outputs, then {}",
+                elems.len(),
+                step.len()
+            );
+        }
+        for (k, e) in step.into_iter().enumerate() {
+            elems[k].push(e);
+        }
+        i += 1;
+    }
+    let scan_outputs = body.outputs.len().saturating_sub(1 + carried);
+    let mut result = values;
+    for k in 0..scan_outputs {
+        let es = elems.get(k).map(Vec::as_slice).unwrap_or_default();
+        let Some(first) = es.first() else {
+            op_bail!("Loop ran no iteration: the scan outputs' shapes are unknown");
+        };
+        if es.iter().any(|e| e.shape() != first.shape()) {
+            op_bail!("scan output {k} has elements of different shapes");
+        }
+        result.push(stack(es, 0)?);
+    }
+    Ok(result)
+}

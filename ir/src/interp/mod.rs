@@ -211,6 +211,7 @@ pub fn eval(op: &Op, inputs: &[Option<&Tensor>], n_outputs: usize) -> Result<Vec
             else_branch,
         } => control::if_(then_branch, else_branch, inputs),
         Op::Scan(a) => control::scan(a, inputs),
+        Op::Loop { body, carried } => control::loop_(body, *carried, inputs),
         Op::CausalConvWithState { silu } => stateful::causal_conv_with_state(*silu, inputs),
     }
 }

@@ -1,4 +1,4 @@
-//! ONNX import of control flow: If and Scan, their bodies imported as graphs whose inputs
+//! ONNX import of control flow: If, Scan and Loop, their bodies imported as graphs whose inputs
 //! after their own are the enclosing values they read (see `graph.rs`).
 
 use super::graph::{ModelCx, Scope, import_graph};
@@ -204,6 +204,46 @@ pub(super) fn import_scan(
         body: Box::new(graph),
         ..attrs_without_body
     });
+    add_with_captures(scope, node, op, inputs, &names)
+}
+
+/// Loop: inputs max_trip_count?, cond?, then the carried values; attribute body (inputs: the
+/// iteration number, the condition, the carried values; outputs: the condition, the carried
+/// values, then one element per scan output).
+pub(super) fn import_loop(
+    cx: &ModelCx,
+    scope: &mut Scope,
+    node: &OnnxNode,
+    mut inputs: Vec<Option<ValueId>>,
+) -> Result<(), Error> {
+    let proto = body(node, "body")?;
+    inputs.resize(inputs.len().max(2), None);
+    let carried = inputs.len() - 2;
+    if inputs[2..].iter().any(Option::is_none) {
+        return Err(node.error("a carried value of Loop is omitted"));
+    }
+    let outputs = node.proto.output.len();
+    if proto.input.len() != 2 + carried || proto.output.len() != 1 + outputs || outputs < carried {
+        return Err(node.attr_error(
+            "body",
+            format!(
+                "the body has {} inputs and {} outputs; with {carried} carried values and {outputs} node outputs it needs {} and {}",
+                proto.input.len(),
+                proto.output.len(),
+                2 + carried,
+                1 + outputs
+            ),
+        ));
+    }
+    let graph = {
+        let sees = |n: &str| scope.sees(n);
+        import_graph(cx, proto, Some(&sees))?
+    };
+    let names = capture_names(&[&graph], 2 + carried);
+    let op = Op::Loop {
+        body: Box::new(graph),
+        carried,
+    };
     add_with_captures(scope, node, op, inputs, &names)
 }
 

@@ -179,6 +179,7 @@ fn import_node(cx: &ModelCx, scope: &mut Scope, n: &NodeProto, i: usize) -> Resu
     match n.op_type.as_str() {
         "If" => return super::control::import_if(cx, scope, &onnx_node, inputs),
         "Scan" => return super::control::import_scan(cx, scope, &onnx_node, inputs),
+        "Loop" => return super::control::import_loop(cx, scope, &onnx_node, inputs),
         _ => {}
     }
     let Some(import) = cx.registry.get(n.op_type.as_str()) else {

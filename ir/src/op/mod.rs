@@ -357,6 +357,13 @@ pub enum Op {
     /// removed) and the captures; the body gives the next states, then one element per scan
     /// output.
     Scan(ScanAttrs),
+    /// inputs: max_trip_count? (one i64), cond? (one bool), `carried` initial values, then
+    /// the captures; outputs: the final carried values, then one tensor per scan output
+    /// stacking its per-iteration elements along a new first axis. Each iteration runs
+    /// `body` on the iteration number (i64), the condition (bool), the carried values and
+    /// the captures; the body gives the next condition, the next carried values, then one
+    /// element per scan output. It stops once the count is reached or the condition is false.
+    Loop { body: Box<Graph>, carried: usize },
 }
 
 impl Op {
@@ -461,6 +468,7 @@ impl Op {
             Op::CausalConvWithState { .. } => "CausalConvWithState",
             Op::If { .. } => "If",
             Op::Scan(_) => "Scan",
+            Op::Loop { .. } => "Loop",
         }
     }
 }

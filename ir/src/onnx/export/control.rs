@@ -1,4 +1,4 @@
-//! ONNX export of control flow: If and Scan, their bodies as graph attributes.
+//! ONNX export of control flow: If, Scan and Loop, their bodies as graph attributes.
 
 use super::cx::{Cx, Lowered, Spec};
 use crate::error::Error;
@@ -72,6 +72,35 @@ pub(super) fn scan(cx: &mut Cx, a: &ScanAttrs) -> Result<Lowered, Error> {
         .ints("scan_input_directions", &dirs(&a.input_reverse))
         .ints("scan_output_axes", &a.output_axes)
         .ints("scan_output_directions", &dirs(&a.output_reverse));
+    spec.attrs.push(graph_attr("body", graph));
+    let outputs = cx.output_names();
+    cx.emit(spec, names[..formal].to_vec(), outputs);
+    Ok(Lowered::Written)
+}
+
+pub(super) fn loop_(cx: &mut Cx, body: &Graph, carried: usize) -> Result<Lowered, Error> {
+    let formal = 2 + carried;
+    let names = cx.input_names();
+    if names.len() < formal {
+        return Err(cx.error(
+            "cannot export to ONNX: Loop has fewer inputs than its counters and carried values",
+        ));
+    }
+    let captured: Option<Vec<TensorType>> = (2..cx.n_inputs())
+        .map(|i| cx.input_type(i).cloned())
+        .collect();
+    let typed = captured
+        .and_then(|c| {
+            let mut tys = vec![
+                crate::infer::loop_counter_type(body, 0, crate::dtype::DType::I64),
+                crate::infer::loop_counter_type(body, 1, crate::dtype::DType::Bool),
+            ];
+            tys.extend(c);
+            crate::infer::typed_body(body, &tys).ok()
+        })
+        .unwrap_or_else(|| body.clone());
+    let graph = cx.w.subgraph(&typed, formal, &names[formal..])?;
+    let mut spec = Spec::new("Loop").since(11);
     spec.attrs.push(graph_attr("body", graph));
     let outputs = cx.output_names();
     cx.emit(spec, names[..formal].to_vec(), outputs);

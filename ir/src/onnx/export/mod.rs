@@ -549,5 +549,6 @@ fn lower(cx: &mut Cx) -> Result<Lowered, Error> {
             else_branch,
         } => control::if_(cx, then_branch, else_branch),
         Op::Scan(a) => control::scan(cx, a),
+        Op::Loop { body, carried } => control::loop_(cx, body, *carried),
     }
 }
