@@ -12,6 +12,8 @@ mod node;
 pub mod ops;
 pub mod proto;
 mod tensor;
+#[cfg(test)]
+mod test_protos;
 
 pub use export::{ExportOptions, export_model, export_model_with, export_proto, export_proto_with};
 pub use node::{Emitter, OnnxNode};

@@ -4,37 +4,15 @@
 use crate::dtype::DType;
 use crate::graph::Graph;
 use crate::interp;
-use crate::onnx::proto::attribute_proto::AttributeType;
-use crate::onnx::proto::type_proto::{self, Tensor as TensorTypeProto};
 use crate::onnx::proto::{
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto,
-    TypeProto, ValueInfoProto, tensor_shape_proto::Dimension,
-    tensor_shape_proto::dimension::Value as DimValue,
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, ValueInfoProto,
 };
-use crate::onnx::{dtype_to_onnx, export_model, import_model, import_proto, tensor_to_proto};
+use crate::onnx::test_protos::{graph_attr, int_attr, ints_attr, named, node, typed};
+use crate::onnx::{export_model, import_model, import_proto, tensor_to_proto};
 use crate::shape::Dim;
 use crate::tensor::Tensor;
 use prost::Message;
 use std::collections::HashMap;
-
-fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) -> NodeProto {
-    NodeProto {
-        op_type: op.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        attribute: attrs,
-        ..Default::default()
-    }
-}
-
-fn graph_attr(name: &str, g: GraphProto) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Graph as i32,
-        g: Some(g),
-        ..Default::default()
-    }
-}
 
 /// A body: `nodes`, read by name, with `outputs` and no inputs of its own.
 fn body(name: &str, nodes: Vec<NodeProto>, outputs: &[&str]) -> GraphProto {
@@ -59,29 +37,8 @@ fn if_node(cond: &str, then_b: GraphProto, else_b: GraphProto, output: &str) -> 
     )
 }
 
-fn named(name: &str) -> ValueInfoProto {
-    ValueInfoProto {
-        name: name.into(),
-        ..Default::default()
-    }
-}
-
 fn input(name: &str, dtype: DType, shape: &[usize]) -> ValueInfoProto {
-    let dim = shape.iter().map(|&d| Dimension {
-        value: Some(DimValue::DimValue(d as i64)),
-        ..Default::default()
-    });
-    ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(TensorTypeProto {
-                elem_type: dtype_to_onnx(dtype),
-                shape: Some(TensorShapeProto { dim: dim.collect() }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    typed(name, dtype, shape)
 }
 
 fn model(
@@ -193,12 +150,7 @@ fn nested_if_reads_values_from_enclosing_scopes() {
 #[test]
 fn branches_of_different_shapes_meet_in_a_symbolic_dim() {
     let cat = NodeProto {
-        attribute: vec![AttributeProto {
-            name: "axis".into(),
-            r#type: AttributeType::Int as i32,
-            i: 0,
-            ..Default::default()
-        }],
+        attribute: vec![int_attr("axis", 0)],
         ..node("Concat", &["x", "x"], "c", vec![])
     };
     let m = model(
@@ -389,15 +341,6 @@ fn if_survives_the_text_form() {
     }
 }
 
-fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Ints as i32,
-        ints: v.to_vec(),
-        ..Default::default()
-    }
-}
-
 /// A Scan whose body adds `x`'s columns, last first, times a captured `w` to a state: the
 /// state ends at the weighted row sum and the scan output (stacked along axis 1) holds the
 /// running sums; the same after an export round trip.
@@ -421,12 +364,7 @@ fn scan_walks_an_axis_backwards_with_a_state_and_a_capture() {
         "s_final",
         vec![
             graph_attr("body", body),
-            AttributeProto {
-                name: "num_scan_inputs".into(),
-                r#type: AttributeType::Int as i32,
-                i: 1,
-                ..Default::default()
-            },
+            int_attr("num_scan_inputs", 1),
             ints_attr("scan_input_axes", &[1]),
             ints_attr("scan_input_directions", &[1]),
             ints_attr("scan_output_axes", &[-1]),
@@ -482,12 +420,6 @@ fn malformed_scans_are_reported() {
         output: vec![named("s2")],
         ..Default::default()
     };
-    let int = |name: &str, i: i64| AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Int as i32,
-        i,
-        ..Default::default()
-    };
     let scan = |ins: &[&str], attrs: Vec<AttributeProto>| node("Scan", ins, "y", attrs);
     let inputs = || {
         vec![
@@ -506,7 +438,7 @@ fn malformed_scans_are_reported() {
                 &["s", "a"],
                 vec![
                     graph_attr("body", step(&["s", "a"])),
-                    int("num_scan_inputs", 3),
+                    int_attr("num_scan_inputs", 3),
                 ],
             ),
             "num_scan_inputs",
@@ -514,7 +446,10 @@ fn malformed_scans_are_reported() {
         (
             scan(
                 &["s", "a"],
-                vec![graph_attr("body", step(&["s"])), int("num_scan_inputs", 1)],
+                vec![
+                    graph_attr("body", step(&["s"])),
+                    int_attr("num_scan_inputs", 1),
+                ],
             ),
             "the body has 1 inputs",
         ),
@@ -523,7 +458,7 @@ fn malformed_scans_are_reported() {
                 &["s", "a", "b"],
                 vec![
                     graph_attr("body", step(&["s", "a", "b"])),
-                    int("num_scan_inputs", 2),
+                    int_attr("num_scan_inputs", 2),
                 ],
             ),
             "lengths 4 and 3",
@@ -533,7 +468,7 @@ fn malformed_scans_are_reported() {
                 &["s", "a"],
                 vec![
                     graph_attr("body", step(&["s", "a"])),
-                    int("num_scan_inputs", 1),
+                    int_attr("num_scan_inputs", 1),
                     ints_attr("scan_input_directions", &[2]),
                 ],
             ),
@@ -558,17 +493,7 @@ fn loop_body(stop: &str) -> GraphProto {
         node: vec![
             node("Mul", &["v", "k"], "v2", vec![]),
             node("Less", &["i", stop], "c2", vec![]),
-            node(
-                "Cast",
-                &["i"],
-                "fi",
-                vec![AttributeProto {
-                    name: "to".into(),
-                    r#type: AttributeType::Int as i32,
-                    i: 1,
-                    ..Default::default()
-                }],
-            ),
+            node("Cast", &["i"], "fi", vec![int_attr("to", 1)]),
             node("Mul", &["v", "fi"], "e", vec![]),
         ],
         input: vec![named("i"), named("c"), named("v")],

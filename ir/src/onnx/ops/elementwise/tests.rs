@@ -2,72 +2,16 @@
 //! imported and run through the interpreter.
 
 use crate::dtype::DType;
-use crate::onnx::proto::attribute_proto::AttributeType;
-use crate::onnx::proto::type_proto::{self, Tensor as TensorTypeProto};
-use crate::onnx::proto::{
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto,
-    TypeProto, ValueInfoProto, tensor_shape_proto::Dimension,
-    tensor_shape_proto::dimension::Value as DimValue,
-};
-use crate::onnx::{dtype_to_onnx, import_proto, tensor_to_proto};
+use crate::onnx::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, ValueInfoProto};
+use crate::onnx::test_protos::{float_attr, int_attr, node, string_attr, typed};
+use crate::onnx::{import_proto, tensor_to_proto};
 use crate::tensor::Tensor;
 use crate::{Error, interp};
 use std::collections::HashMap;
 
-fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) -> NodeProto {
-    NodeProto {
-        op_type: op.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        attribute: attrs,
-        ..Default::default()
-    }
-}
-
-fn int_attr(name: &str, i: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Int as i32,
-        i,
-        ..Default::default()
-    }
-}
-
-fn float_attr(name: &str, f: f32) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Float as i32,
-        f,
-        ..Default::default()
-    }
-}
-
-fn string_attr(name: &str, s: &str) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::String as i32,
-        s: s.as_bytes().to_vec(),
-        ..Default::default()
-    }
-}
-
 /// A graph input with a static shape.
 fn input(name: &str, t: &Tensor) -> ValueInfoProto {
-    let dim = t.shape().iter().map(|&d| Dimension {
-        value: Some(DimValue::DimValue(d as i64)),
-        ..Default::default()
-    });
-    ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(TensorTypeProto {
-                elem_type: dtype_to_onnx(t.dtype()),
-                shape: Some(TensorShapeProto { dim: dim.collect() }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    typed(name, t.dtype(), t.shape())
 }
 
 /// Imports a one-opset model with graph inputs `feeds` and constant `initializers`, runs
