@@ -569,6 +569,48 @@ fn optimize_writes_onnx_that_runs_the_same_and_a_json_report() {
     }
 }
 
+/// A model with a Loop runs compiled and optimized with numpy's values; the optimizer's
+/// report says its FLOP figures leave out the Loop, whose size depends on input values.
+#[test]
+fn a_loop_model_runs_and_optimizes_with_its_unknown_flops_said() {
+    let dir = scratch("loop");
+    let model = "tests/data/loop/model.onnx";
+    let inputs = "tests/data/loop/inputs.npz";
+    let out_model = dir.join("opt.onnx");
+    let out = tenfold(&[
+        "optimize",
+        model,
+        "-o",
+        out_model.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_ok(&out);
+    assert!(
+        out.stdout.contains("depend on input values"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(last_json(&out)["flops_known"], serde_json::json!(false));
+    let want = tenfold::io::read_npz(&data("tests/data/loop/expected.npz")).unwrap();
+    for m in [model, out_model.to_str().unwrap()] {
+        let got_path = dir.join("got.npz");
+        assert_ok(&tenfold(&[
+            "run",
+            m,
+            "--inputs",
+            inputs,
+            "--output",
+            got_path.to_str().unwrap(),
+        ]));
+        let got = tenfold::io::read_npz(&got_path).unwrap();
+        assert_eq!(got.len(), want.len(), "{m}");
+        for ((ng, tg), (nw, tw)) in got.iter().zip(&want) {
+            assert_eq!(ng, nw);
+            assert_close(ng, tg, tw);
+        }
+    }
+}
+
 #[test]
 fn optimize_and_verify_rules_fail_cleanly() {
     assert_failure(

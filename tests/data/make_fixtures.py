@@ -7,6 +7,10 @@
     tests/data/mlp/model.onnx     x[batch,4] -> MatMul(w[4,3]) -> Add(b[3]) = hidden -> Relu = y
     tests/data/mlp/inputs.npz     x of shape [2,4]
     tests/data/mlp/expected.npz   hidden and y computed by numpy
+    tests/data/loop/model.onnx    Loop(n, v0[1,4]) with body v -> Tanh(v @ w[4,4]), scanning
+                                  ReduceSum of each new v: outputs v_final [1,4], sums [n]
+    tests/data/loop/inputs.npz    n = 3 and v0
+    tests/data/loop/expected.npz  v_final and sums computed by numpy
 
 Usage: .venv/bin/python tests/data/make_fixtures.py
 """
@@ -86,6 +90,62 @@ def mlp_fixture():
     np.savez(os.path.join(out, "expected.npz"), hidden=hidden, y=np.maximum(hidden, 0))
 
 
+def loop_fixture():
+    out = os.path.join(HERE, "loop")
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(20261123)
+    w = rng.uniform(-1, 1, (4, 4)).astype(np.float32)
+    v0 = rng.uniform(-1, 1, (1, 4)).astype(np.float32)
+    f = TensorProto.FLOAT
+    body = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["v", "w"], ["p"]),
+            helper.make_node("Tanh", ["p"], ["v_next"]),
+            helper.make_node("Identity", ["cond"], ["cond_next"]),
+            helper.make_node("ReduceSum", ["v_next"], ["s"], keepdims=0),
+        ],
+        "step",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v", f, [1, 4]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_next", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_next", f, [1, 4]),
+            helper.make_tensor_value_info("s", f, []),
+        ],
+    )
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["n", "", "v0"], ["v_final", "sums"], body=body)],
+        "loop",
+        [
+            helper.make_tensor_value_info("n", TensorProto.INT64, []),
+            helper.make_tensor_value_info("v0", f, [1, 4]),
+        ],
+        [
+            helper.make_tensor_value_info("v_final", f, [1, 4]),
+            helper.make_tensor_value_info("sums", f, ["n"]),
+        ],
+        [numpy_helper.from_array(w, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, os.path.join(out, "model.onnx"))
+    v, sums = v0.astype(np.float64), []
+    for _ in range(3):
+        v = np.tanh(v @ w.astype(np.float64))
+        sums.append(v.sum())
+    np.savez(os.path.join(out, "inputs.npz"), n=np.array(3, np.int64), v0=v0)
+    np.savez(
+        os.path.join(out, "expected.npz"),
+        v_final=v.astype(np.float32),
+        sums=np.array(sums, np.float32),
+    )
+
+
 if __name__ == "__main__":
     npy_fixtures()
     mlp_fixture()
+    loop_fixture()
