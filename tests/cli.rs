@@ -4,72 +4,16 @@
 //! The model (tests/data/mlp, written by tests/data/make_fixtures.py) is
 //! `x[batch,4] -> MatMul(w[4,3]) -> Add(b[3]) = hidden -> Relu = y`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use tenfold::Tensor;
+#[path = "cli/support.rs"]
+mod support;
 
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn tenfold(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_tenfold"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the tenfold binary runs");
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use std::path::Path;
+use support::{
+    assert_close, assert_failure, assert_ok, assert_usage_error, data, last_json, scratch, tenfold,
+};
 
 const MODEL: &str = "tests/data/mlp/model.onnx";
 const INPUTS: &str = "tests/data/mlp/inputs.npz";
-
-fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-/// A fresh scratch folder for one test, removed when the test ends (pass or fail).
-struct Scratch(PathBuf);
-
-impl std::ops::Deref for Scratch {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for Scratch {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn scratch(tag: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("tenfold-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    Scratch(dir)
-}
-
-fn assert_close(name: &str, got: &Tensor, want: &Tensor) {
-    assert_eq!(got.dtype(), want.dtype(), "{name}");
-    assert_eq!(got.shape(), want.shape(), "{name}");
-    for (g, w) in got.to_f64_vec().iter().zip(want.to_f64_vec()) {
-        assert!((g - w).abs() <= 1e-5 + 1e-5 * w.abs(), "{name}: {g} vs {w}");
-    }
-}
 
 fn assert_matches_numpy(out_npz: &Path) {
     let got = tenfold::io::read_npz(out_npz).unwrap();
@@ -84,20 +28,6 @@ fn assert_matches_numpy(out_npz: &Path) {
         let (_, w) = want.iter().find(|(n, _)| n == name).unwrap();
         assert_close(name, t, w);
     }
-}
-
-/// The JSON object on the last line of stdout (`--json`).
-fn last_json(out: &Output) -> serde_json::Value {
-    let last = out.stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {last}"))
-}
-
-fn assert_ok(out: &Output) {
-    assert_eq!(
-        out.code, 0,
-        "stdout:\n{}\nstderr:\n{}",
-        out.stdout, out.stderr
-    );
 }
 
 #[test]
@@ -442,19 +372,6 @@ fn info_plan_separates_native_from_interpreted_nodes() {
 }
 
 /// One `error: ...` line ending in `(see --help)`, exit status 2.
-fn assert_usage_error(out: &Output, needle: &str) {
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
-    assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
-    assert!(
-        out.stderr.trim_end().ends_with("(see --help)"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains(needle), "{}", out.stderr);
-    assert!(out.stdout.is_empty());
-}
-
 #[test]
 fn usage_errors_are_one_line_with_status_2() {
     assert_usage_error(&tenfold(&["run"]), "MODEL.onnx");
@@ -466,13 +383,6 @@ fn usage_errors_are_one_line_with_status_2() {
 }
 
 /// One `error: ...` line containing `needle`, exit status 1.
-fn assert_failure(out: &Output, needle: &str) {
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
-    assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
-    assert!(out.stderr.contains(needle), "{}", out.stderr);
-}
-
 #[test]
 fn failures_are_one_line_naming_what_went_wrong() {
     assert_failure(&tenfold(&["run", "missing.onnx"]), "missing.onnx");

@@ -249,3 +249,5 @@ pub(super) fn import_loop(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_loops;
