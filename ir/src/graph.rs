@@ -109,6 +109,14 @@ impl Graph {
         id
     }
 
+    /// Adds an input whose type is not known yet (a control-flow body's input, typed from
+    /// what its node feeds it).
+    pub fn add_untyped_input(&mut self, name: impl Into<String>) -> ValueId {
+        let id = self.push_value(name.into(), Source::Input, None);
+        self.inputs.push(id);
+        id
+    }
+
     /// Adds a constant value.
     pub fn add_constant(&mut self, name: impl Into<String>, t: Tensor) -> ValueId {
         let ty = TensorType::new(t.dtype(), crate::shape::static_shape(t.shape()));

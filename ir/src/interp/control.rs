@@ -7,7 +7,7 @@ use crate::interp::req;
 use crate::op::ScanAttrs;
 use crate::op_bail;
 use crate::tensor::Tensor;
-use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Runs `body` with `inputs` bound to its inputs in order; its outputs in order.
 pub(crate) fn run_body(body: &Graph, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
@@ -19,13 +19,9 @@ pub(crate) fn run_body(body: &Graph, inputs: &[&Tensor]) -> Result<Vec<Tensor>, 
             inputs.len()
         );
     }
-    let feeds: HashMap<String, Tensor> = body
-        .inputs
-        .iter()
-        .zip(inputs)
-        .map(|(&v, &t)| (body.value(v).name.clone(), t.clone()))
-        .collect();
-    let outs = crate::interp::run(body, &feeds)
+    // Bound by position: one copy of each input, no lookup by name.
+    let bound = inputs.iter().map(|&t| Arc::new(t.clone())).collect();
+    let (outs, _) = crate::interp::run_inputs(body, bound)
         .map_err(|e| OpError::new(format!("in '{}': {e}", body.name)))?;
     Ok(outs.into_iter().map(|(_, t)| t).collect())
 }

@@ -237,13 +237,26 @@ pub fn run_with_stats(
     graph: &Graph,
     feeds: &HashMap<String, Tensor>,
 ) -> Result<(Vec<(String, Tensor)>, RunStats), Error> {
+    let bound = bind_feeds(graph, feeds)?
+        .into_iter()
+        .map(|t| Arc::new(t.clone()))
+        .collect();
+    run_inputs(graph, bound)
+}
+
+/// Runs `graph` with `inputs` bound to its inputs in order (unchecked against their declared
+/// types: the caller has bound them).
+pub(crate) fn run_inputs(
+    graph: &Graph,
+    inputs: Vec<Arc<Tensor>>,
+) -> Result<(Vec<(String, Tensor)>, RunStats), Error> {
     let bytes_of = |t: &Tensor| t.dtype().bytes_for(t.len());
     let mut live_bytes = 0usize;
     let mut stats = RunStats::default();
     let mut env: Vec<Option<Arc<Tensor>>> = vec![None; graph.values.len()];
-    for (&input, t) in graph.inputs.iter().zip(bind_feeds(graph, feeds)?) {
-        live_bytes += bytes_of(t);
-        env[input.index()] = Some(Arc::new(t.clone()));
+    for (&input, t) in graph.inputs.iter().zip(inputs) {
+        live_bytes += bytes_of(&t);
+        env[input.index()] = Some(t);
     }
     stats.peak_bytes = live_bytes;
     for (i, v) in graph.values.iter().enumerate() {

@@ -35,8 +35,7 @@ fn align_captures(g: &mut Graph, formal: usize, names: &[String]) {
         match own.get(name) {
             Some(&v) => g.inputs.push(v),
             None => {
-                let v = g.add_input(name.clone(), super::graph::untyped());
-                g.value_mut(v).ty = None;
+                g.add_untyped_input(name.clone());
             }
         }
     }

@@ -40,9 +40,8 @@ impl Scope<'_> {
         if !self.outer.is_some_and(|o| o(name)) {
             return None;
         }
-        let v = self.graph.add_input(name, untyped());
         // Untyped until the node that runs the body types it from what it reads.
-        self.graph.value_mut(v).ty = None;
+        let v = self.graph.add_untyped_input(name);
         self.names.insert(name.to_string(), v);
         Some(v)
     }
@@ -51,11 +50,6 @@ impl Scope<'_> {
     pub fn sees(&self, name: &str) -> bool {
         self.names.contains_key(name) || self.outer.is_some_and(|o| o(name))
     }
-}
-
-/// A placeholder type for an input added untyped (its type is then set to `None`).
-pub(super) fn untyped() -> crate::shape::TensorType {
-    crate::shape::TensorType::new(crate::dtype::DType::F32, Vec::new())
 }
 
 /// Imports `g`. With `outer`, `g` is a body: its declared inputs come first, then one input
@@ -92,9 +86,8 @@ pub(super) fn import_graph(
         let id = if scope.outer.is_some() {
             // A body's inputs take the types of what the node feeds them (ONNX lets a body
             // leave them undeclared), so a declaration is not required.
-            let ty = value_type(input).ok();
-            let id = scope.graph.add_input(input.name.clone(), untyped());
-            scope.graph.value_mut(id).ty = ty;
+            let id = scope.graph.add_untyped_input(input.name.clone());
+            scope.graph.value_mut(id).ty = value_type(input).ok();
             id
         } else {
             scope
