@@ -11,24 +11,29 @@ For each model:
   With --identity the model is copied instead (a debug mode that proves the rest of the plumbing:
   FLOPs before and after are both `tenfold info --json`'s, stop reason "identity").
 - Both models are loaded in ONNX Runtime (CPUExecutionProvider, intra-op threads = --threads,
-  inter-op threads 1, default graph optimizations; note that ORT folds weight-only subgraphs
-  such as kron_export's Reshape*Reshape or lowrank_chain's U @ V into one constant at load time)
-  and run on the model's inputs.npz in --repeat rounds. Each round loads both anew; each side
-  then runs --warmup times untimed and --runs timed runs back to back (the side that goes first
-  alternates between rounds); each side's time is the median of its per-round medians.
+  inter-op threads 1, ORT's defaults otherwise, graph optimizations included; note that ORT
+  folds weight-only subgraphs such as kron_export's Reshape*Reshape or lowrank_chain's U @ V
+  into one constant at load time), run once on the model's inputs.npz for the output check, and
+  released. Then --repeat rounds each time both sides, the side that goes first alternating
+  between rounds: a side loads a new session, runs --warmup times untimed and --runs timed
+  runs back to back, and releases its session before the other side loads. Each side's time is
+  the median of its per-round medians.
   Back to back is how a serving loop runs a model: its weights and activations stay in the
-  caches. `--interleave run` alternates the two sides run by run instead, so that each run
-  starts with the caches the other model left behind (a small model after a large one reads
-  slower). Every model is optimized before any session is loaded.
+  caches, and its thread pool spins between runs (ORT's default), which is what a model of
+  several short nodes needs. Every model is optimized before any session is loaded.
   Two things keep identical models (--identity) at a speedup of 1:
-  - the thread pools do not spin (session.intra_op.allow_spinning = 0, the one setting that
-    differs from ORT's defaults): with two sessions in one process, the idle pool of one spins
+  - one session alive at a time: with two sessions in one process, the idle pool of one spins
     after each of its runs and takes the cores from the other's next run; identical models then
     read 0.33x to 1.5x on a 16-core VM;
   - new sessions every round: where a session's weights and buffers land in memory can make one
     of two identical sessions faster for all its life (8% seen on the 16-core VM; on a 2-core
     machine a Monarch model ran at 0.52 ms in some sessions and 0.87 ms in others); rounds
     sample that instead of keeping one draw.
+  `--interleave run` keeps both sessions of a round alive and alternates them run by run, so
+  that both sample the same short states of the machine; their pools then must not spin
+  (session.intra_op.allow_spinning = 0), each run starts with the caches the other model left
+  behind, and every node that wakes the pool pays for it: a model of many short nodes reads
+  slower than it runs in a serving loop.
   What remains is the machine's noise, which is large on shared VMs: within one session on a
   16-core VM the dense 1024x1024 GEMM ran at 2.5 ms for a while and then at 1.65 ms. Use many
   rounds (--repeat 9) for close calls.
@@ -63,6 +68,7 @@ Run it alone on the machine: a concurrent build makes every number meaningless.
 """
 
 import argparse
+import gc
 import json
 import os
 import shlex
@@ -133,35 +139,39 @@ def optimize(a, model, opt_path):
     return report
 
 
-def ort_session(model, threads):
+def ort_session(model, threads, spin=True):
+    """An ORT CPU session with `threads` intra-op threads and ORT's defaults otherwise; with
+    spin=False its pool's idle threads sleep instead of spinning (for two live sessions)."""
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
-    # Two sessions live side by side, each with its own thread pool, and a pool's idle threads
-    # spin for a while after each run, taking the cores from the other session's run: identical
-    # models then read 0.33x to 1.5x of each other (see the module docstring).
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if not spin:
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
 
 
-def time_pair(first, second, runs, warmup, interleave="block"):
-    """Median ms of each of two (session, feeds) sides.
+def time_alone(model, threads, feeds, runs, warmup):
+    """Median ms of `runs` timed runs of a new session of `model` after `warmup` untimed ones.
+    The session is the only one alive while it runs, and is released before this returns."""
+    sess = ort_session(model, threads)
+    try:
+        for _ in range(warmup):
+            sess.run(None, feeds)
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            sess.run(None, feeds)
+            times.append((time.perf_counter() - t0) * 1e3)
+    finally:
+        del sess
+        gc.collect()
+    return statistics.median(times)
 
-    "block": each side in turn runs `warmup` times untimed and then `runs` timed runs back to
-    back, the way a serving loop runs one model: its weights and activations stay in the caches.
-    "run": `warmup` untimed runs of each, then the timed runs alternate run by run, so that both
-    sample the same short states of the machine; but each run then starts with the caches the
-    other model's run left behind, which slows a small model run after a large one."""
+
+def time_interleaved(first, second, runs, warmup):
+    """Median ms of each of two (session, feeds) sides, run alternately run by run after
+    `warmup` untimed runs of each."""
     times = ([], [])
-    if interleave == "block":
-        for side, (sess, feeds) in enumerate((first, second)):
-            for _ in range(warmup):
-                sess.run(None, feeds)
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                sess.run(None, feeds)
-                times[side].append((time.perf_counter() - t0) * 1e3)
-        return statistics.median(times[0]), statistics.median(times[1])
     for _ in range(warmup):
         for sess, feeds in (first, second):
             sess.run(None, feeds)
@@ -171,6 +181,23 @@ def time_pair(first, second, runs, warmup, interleave="block"):
             sess.run(None, feeds)
             times[side].append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times[0]), statistics.median(times[1])
+
+
+def time_round(a, sides, first):
+    """(original ms, optimized ms) of one round; `sides` holds (model path, feeds) of the
+    original and the optimized model, `first` the index of the side that runs first."""
+    order = (first, 1 - first)
+    if a.interleave == "block":
+        ms = {i: time_alone(sides[i][0], a.threads, sides[i][1], a.runs, a.warmup)
+              for i in order}
+        return ms[0], ms[1]
+    sessions = {i: (ort_session(sides[i][0], a.threads, spin=False), sides[i][1]) for i in order}
+    t_first, t_second = time_interleaved(sessions[order[0]], sessions[order[1]], a.runs,
+                                         a.warmup)
+    ms = {order[0]: t_first, order[1]: t_second}
+    del sessions
+    gc.collect()
+    return ms[0], ms[1]
 
 
 def targets_missed(row):
@@ -228,20 +255,15 @@ def measure(a, row, d, opt_path):
     ok, err, note = compare_arrays(names, orig_sess.run(None, feeds), have, rtol, atol)
     row.update(passed=ok, max_rel_err=err, mismatch=note, rtol=rtol, atol=atol)
 
+    del orig_sess, opt_sess
+    gc.collect()
+
     orig_ms, opt_ms = [], []
     for i in range(a.repeat):
-        if i > 0:
-            # New sessions every round: where a session's weights and buffers land in memory can
-            # make one of two identical sessions a few percent faster for all its life (8% seen);
-            # rounds then sample that instead of keeping one draw.
-            orig_sess, opt_sess = ort_session(model, a.threads), ort_session(opt_path, a.threads)
-        # Alternate which side goes first, so that neither always runs right after the other.
-        if i % 2 == 0:
-            o, p = time_pair((orig_sess, feeds), (opt_sess, opt_feeds), a.runs, a.warmup,
-                             a.interleave)
-        else:
-            p, o = time_pair((opt_sess, opt_feeds), (orig_sess, feeds), a.runs, a.warmup,
-                             a.interleave)
+        # New sessions every round: where a session's weights and buffers land in memory can
+        # make one of two identical sessions a few percent faster for all its life (8% seen);
+        # rounds sample that instead of keeping one draw. The side that goes first alternates.
+        o, p = time_round(a, ((model, feeds), (opt_path, opt_feeds)), i % 2)
         orig_ms.append(o)
         opt_ms.append(p)
     before, after = report["flops_before"], report["flops_after"]
