@@ -8,6 +8,7 @@ mod classify;
 mod einsum;
 mod group;
 mod view;
+mod weights;
 
 #[cfg(test)]
 mod tests;
@@ -59,6 +60,7 @@ pub fn lower(
             v.name
         )));
     }
+    let known = &weights::evaluate(graph, known);
     let classes: Vec<Class> = graph
         .nodes
         .iter()

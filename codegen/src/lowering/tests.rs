@@ -234,3 +234,52 @@ fn reshaped_outputs_are_written_by_their_producer() {
         }
     }
 }
+
+/// A weight built by weight-only nodes too large for inference to fold (a `ConstantOfShape`
+/// fill, then scaled by a constant) is evaluated once at lowering: the program is the one
+/// contraction, and its result equals the interpreter's.
+#[test]
+fn large_weight_only_subgraphs_become_constants() {
+    let (k, n) = (300usize, 260usize);
+    let mut g = Graph::new("filled");
+    let x = g.add_input("x", TensorType::new(DType::F32, static_shape(&[2, k])));
+    let dims = g.add_constant(
+        "dims",
+        Tensor::from_i64(vec![2], vec![k as i64, n as i64]).expect("shape"),
+    );
+    let fill = ir::Op::ConstantOfShape {
+        value: Tensor::from_f32(vec![1], vec![0.25]).expect("fill"),
+    };
+    let c = g.add_node("fill", fill, vec![Some(dims)], vec!["w0".into()]);
+    let w0 = g.node(c).outputs[0];
+    let ramp = g.add_constant(
+        "ramp",
+        Tensor::from_f32(
+            vec![k, n],
+            (0..k * n).map(|i| (i % 17) as f32 * 0.1 - 0.8).collect(),
+        )
+        .expect("ramp"),
+    );
+    let m = g.add_node(
+        "scale",
+        ir::Op::Binary(ir::op::BinaryOp::Mul),
+        vec![Some(w0), Some(ramp)],
+        vec!["w".into()],
+    );
+    let w = g.node(m).outputs[0];
+    let mm = g.add_node(
+        "mm",
+        ir::Op::MatMul,
+        vec![Some(x), Some(w)],
+        vec!["y".into()],
+    );
+    let y = g.node(mm).outputs[0];
+    g.outputs.push(y);
+    ir::infer::infer_graph(&mut g).expect("infers");
+    let xs = Tensor::from_f32(
+        vec![2, k],
+        (0..2 * k).map(|i| (i % 11) as f32 * 0.05 - 0.25).collect(),
+    )
+    .expect("x");
+    compiled_vs_interp(&g, vec![xs]);
+}

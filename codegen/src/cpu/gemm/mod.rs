@@ -16,6 +16,7 @@
 
 mod conv;
 mod epilogue;
+mod gemv;
 mod geometry;
 mod library;
 mod micro;
@@ -24,6 +25,8 @@ mod stage;
 mod tests;
 #[cfg(test)]
 mod tests_conv;
+#[cfg(test)]
+mod tests_gemv;
 #[cfg(test)]
 mod tests_stage;
 
@@ -205,8 +208,13 @@ impl GemmPlan {
             _ => {
                 let a = a.wrapping_offset(r0 as isize * geo.a.rs as isize);
                 let c = c.wrapping_add(r0 * geo.n);
-                // SAFETY: rows [r0, r1) of the item, inside the args (caller's contract).
-                unsafe { library::product(geo, r1 - r0, a, b, c, wide) };
+                if r1 - r0 == 1 && geo.k > 0 && gemv::applies(geo) {
+                    // SAFETY: row r0 of the item, inside the args (caller's contract).
+                    unsafe { gemv::product_row(geo, a, b, c, wide) };
+                } else {
+                    // SAFETY: rows [r0, r1) of the item, inside the args (caller's contract).
+                    unsafe { library::product(geo, r1 - r0, a, b, c, wide) };
+                }
             }
         }
         // SAFETY: the epilogue reads and writes only rows [r0, r1) of this item.
