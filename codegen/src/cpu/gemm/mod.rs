@@ -15,6 +15,7 @@
 //! crate's own split) and its epilogue is split by rows.
 
 mod conv;
+mod depthwise;
 mod epilogue;
 mod gemv;
 mod geometry;
@@ -35,8 +36,9 @@ use crate::cpu::jit::{JitCode, JitCompiler, KernelFn};
 use crate::error::CodegenError;
 use crate::kernel::{ConvKernel, GemmKernel, GemmPath, GemmSchedule};
 use crate::runtime::pool::Pool;
+use depthwise::Depthwise;
 use epilogue::Epilogue;
-use geometry::{Geometry, Source};
+use geometry::{Geometry, Items, Source};
 use ir::DType;
 
 /// A contraction or convolution ready to run.
@@ -48,6 +50,8 @@ pub struct GemmPlan {
     block_rows: usize,
     /// The generated product of the `Jit` path: compiled, then resolved by [`GemmPlan::link`].
     micro: Option<(KernelFn, Option<JitFn>)>,
+    /// A depthwise convolution, computed plane by plane instead of as products.
+    depthwise: Option<Depthwise>,
     epilogue: Epilogue,
 }
 
@@ -107,12 +111,17 @@ impl GemmPlan {
             t => t.min(geo.m),
         }
         .max(1);
+        let depthwise = match &geo.layout {
+            Items::Conv(g) => Depthwise::new(g),
+            Items::Batch { .. } => None,
+        };
         Ok(GemmPlan {
             geo,
             path: schedule.path,
             parallel: schedule.parallel,
             block_rows,
             micro,
+            depthwise,
             epilogue,
         })
     }
@@ -143,8 +152,10 @@ impl GemmPlan {
         let blocks = geo.items * per_item;
         if geo.m > 0 && geo.n > 0 {
             for phase in 0..geo.phases {
-                // SAFETY: the caller's contract covers the args and the scratch.
-                unsafe { geo.prepare_phase(args, scratch, phase, threads, pool) };
+                if self.depthwise.is_none() {
+                    // SAFETY: the caller's contract covers the args and the scratch.
+                    unsafe { geo.prepare_phase(args, scratch, phase, threads, pool) };
+                }
                 if blocks == 0 {
                     continue;
                 }
@@ -175,7 +186,8 @@ impl GemmPlan {
     /// blocks balance over the threads.
     fn distribute(&self, blocks: usize, threads: usize) -> bool {
         let work = self.block_rows * self.geo.n * self.geo.k;
-        self.path == GemmPath::Jit
+        self.depthwise.is_some()
+            || self.path == GemmPath::Jit
             || work < 48 * 48 * 256
             || blocks >= 4 * threads
             || (blocks >= threads && blocks.is_multiple_of(threads))
@@ -199,6 +211,14 @@ impl GemmPlan {
         let b = base(geo.b.src, geo.b.offset + off.b);
         let c = base(Source::Arg(geo.c_arg), off.c);
         match (self.path, &self.micro) {
+            _ if let (Some(dw), Items::Conv(g)) = (&self.depthwise, &geo.layout) => {
+                let x = base(
+                    Source::Arg(g.input),
+                    ((phase * g.c_in + item) * g.s_in) as i64,
+                );
+                // SAFETY: the item's input plane, kernel and output plane, inside the args.
+                unsafe { dw.plane(x, a, c) };
+            }
             (GemmPath::Jit, Some((_, Some(f)))) => {
                 let ptrs = [a as *mut u8, b as *mut u8, c as *mut u8];
                 // SAFETY: the generated product reads rows [r0, r1) of this item's operands and

@@ -318,3 +318,40 @@ fn conv_without_spatial_dims() {
         }
     }
 }
+
+/// Depthwise convolutions (one channel per group) run plane by plane, not as products: random
+/// 1-D and 2-D geometries (strides 1 to 3, dilations, uneven pads, planes narrower and wider
+/// than one block of 8 columns, a fused bias and relu), against the same reference.
+#[test]
+fn depthwise_random_geometries() {
+    let mut rng = super::tests::Rng::new(41);
+    let mut checked = 0;
+    while checked < 40 {
+        let rank = 1 + rng.below(2);
+        let c = 1 + rng.below(6);
+        let pick = |rng: &mut super::tests::Rng, n: usize, lo: usize| -> Vec<usize> {
+            (0..rank).map(|_| lo + rng.below(n)).collect()
+        };
+        let input = pick(&mut rng, 20, 1);
+        let kernel = pick(&mut rng, 5, 1);
+        let strides = pick(&mut rng, 3, 1);
+        let dilations = pick(&mut rng, 2, 1);
+        let (pb, pe) = (pick(&mut rng, 3, 0), pick(&mut rng, 3, 0));
+        let fits = (0..rank).all(|d| input[d] + pb[d] + pe[d] > dilations[d] * (kernel[d] - 1));
+        if !fits {
+            continue;
+        }
+        let batch = 1 + rng.below(2);
+        case(
+            batch,
+            (c, c, c),
+            &input,
+            &kernel,
+            &strides,
+            &dilations,
+            (&pb, &pe),
+        )
+        .check(100 + checked as u64, checked % 2 == 1);
+        checked += 1;
+    }
+}
