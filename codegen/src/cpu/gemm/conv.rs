@@ -217,12 +217,9 @@ impl Job<'_> {
             }
             if inside {
                 seg[..lo].fill(0.0);
-                let mut i = off + base_last + lo as i64 * st;
-                for v in &mut seg[lo..hi] {
-                    // SAFETY: every coordinate is inside the image.
-                    *v = unsafe { *src.offset(i as isize) };
-                    i += st;
-                }
+                let first = off + base_last + lo as i64 * st;
+                // SAFETY: every coordinate read is inside the image.
+                unsafe { gather(&mut seg[lo..hi], src.offset(first as isize), st as usize) };
                 seg[hi..].fill(0.0);
             } else {
                 seg.fill(0.0);
@@ -234,6 +231,39 @@ impl Job<'_> {
                     break;
                 }
                 outer[d] = 0;
+            }
+        }
+    }
+}
+
+/// `dst[j] = src[j · stride]`: a copy for stride 1, and constant strides 2 and 3 so that the
+/// loads vectorize (the columns of a stride-2 stem convolution were a third of its time).
+///
+/// # Safety
+/// `src + j·stride` is readable for every `j < dst.len()`.
+unsafe fn gather(dst: &mut [f32], src: *const f32, stride: usize) {
+    #[inline(always)]
+    unsafe fn strided<const S: usize>(dst: &mut [f32], src: *const f32) {
+        if dst.is_empty() {
+            return;
+        }
+        // SAFETY: the caller's contract, as a slice.
+        let src = unsafe { std::slice::from_raw_parts(src, (dst.len() - 1) * S + 1) };
+        for (j, d) in dst.iter_mut().enumerate() {
+            *d = src[j * S];
+        }
+    }
+    match stride {
+        // SAFETY: forwarded (stride 1: `dst.len()` contiguous floats).
+        1 => dst.copy_from_slice(unsafe { std::slice::from_raw_parts(src, dst.len()) }),
+        // SAFETY: forwarded.
+        2 => unsafe { strided::<2>(dst, src) },
+        // SAFETY: forwarded.
+        3 => unsafe { strided::<3>(dst, src) },
+        _ => {
+            for (j, d) in dst.iter_mut().enumerate() {
+                // SAFETY: forwarded.
+                *d = unsafe { *src.add(j * stride) };
             }
         }
     }
