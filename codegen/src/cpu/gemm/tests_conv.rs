@@ -355,3 +355,39 @@ fn depthwise_random_geometries() {
         checked += 1;
     }
 }
+
+/// Convolutions through im2col over random geometries: column strides 1 to 4 (a copy, the
+/// constant-stride gathers and the general one), dilations, uneven pads, groups.
+#[test]
+fn im2col_random_geometries() {
+    let mut rng = super::tests::Rng::new(43);
+    let mut checked = 0;
+    while checked < 30 {
+        let rank = 1 + rng.below(2);
+        let group = 1 + rng.below(2);
+        let (c_in, c_out) = (group * (1 + rng.below(3)), group * (1 + rng.below(3)));
+        let pick = |rng: &mut super::tests::Rng, n: usize, lo: usize| -> Vec<usize> {
+            (0..rank).map(|_| lo + rng.below(n)).collect()
+        };
+        let input = pick(&mut rng, 16, 1);
+        let kernel = pick(&mut rng, 4, 1);
+        let strides = pick(&mut rng, 4, 1);
+        let dilations = pick(&mut rng, 2, 1);
+        let (pb, pe) = (pick(&mut rng, 3, 0), pick(&mut rng, 3, 0));
+        let fits = (0..rank).all(|d| input[d] + pb[d] + pe[d] > dilations[d] * (kernel[d] - 1));
+        if !fits || (group > 1 && c_in == group && c_out == group) {
+            continue;
+        }
+        case(
+            1,
+            (c_in, c_out, group),
+            &input,
+            &kernel,
+            &strides,
+            &dilations,
+            (&pb, &pe),
+        )
+        .check(200 + checked as u64, false);
+        checked += 1;
+    }
+}
