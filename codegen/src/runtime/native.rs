@@ -1,15 +1,18 @@
 //! Interpreted nodes the executor runs directly on their buffers instead of copying them into
-//! tensors for `ir::interp`, with the interpreter's results bit for bit: Concat (pure data
+//! tensors for `ir::interp`: with the interpreter's results bit for bit, Concat (pure data
 //! movement) and f32 MaxPool and AveragePool (over one or two spatial dims by `pool2d`, over
-//! more through the interpreter's own f32 path, `ir::interp::conv::pool_f32_into`). Anything unexpected (a shape the plan did not promise,
-//! a sub-byte dtype, MaxPool's Indices output) leaves the node to the interpreter, which
-//! reports errors.
+//! more through the interpreter's own f32 path, `ir::interp::conv::pool_f32_into`); within a
+//! few f32 roundings of the interpreter's f64, f32 LRN (`lrn`). Anything unexpected (a shape
+//! the plan did not promise, a sub-byte dtype, MaxPool's Indices output) leaves the node to
+//! the interpreter, which reports errors.
 
+mod lrn;
 mod pool2d;
 
 use crate::kernel::{InterpKernel, Kernel, KernelKind, Program, storage_bytes};
 use crate::runtime::pool::Pool;
 use ir::DType;
+use lrn::Lrn;
 use pool2d::{Pool2d, Reduce};
 
 /// Whether kernel `k` of `p` is an interpreted node that the executor runs natively (what
@@ -25,7 +28,35 @@ pub fn runs_natively(p: &Program, k: &Kernel) -> bool {
     if let ir::Op::MaxPool { pool, .. } | ir::Op::AveragePool { pool, .. } = &ik.op {
         return pool_buffers(p, k, ik, pool).is_some();
     }
+    if let ir::Op::Lrn {
+        alpha,
+        beta,
+        bias,
+        size,
+    } = &ik.op
+    {
+        return lrn_plan(p, k, ik, (*alpha, *beta, *bias, *size)).is_some();
+    }
     false
+}
+
+/// The (input, output) args and the plan of an LRN over f32 whose output has the input's
+/// shape.
+fn lrn_plan(
+    p: &Program,
+    k: &Kernel,
+    ik: &InterpKernel,
+    (alpha, beta, bias, size): (f32, f32, f32, usize),
+) -> Option<(usize, usize, Lrn)> {
+    let ([Some(x)], [Some(y)]) = (&ik.inputs[..], &ik.outputs[..]) else {
+        return None;
+    };
+    let (xd, yd) = (p.buffer(k.args[*x]), p.buffer(k.args[*y]));
+    let f32s = xd.dtype == DType::F32 && yd.dtype == DType::F32;
+    if !f32s || xd.shape != yd.shape {
+        return None;
+    }
+    Some((*x, *y, Lrn::new(&xd.shape, alpha, beta, bias, size)?))
 }
 
 /// Runs `ik` (the interpreted node of kernel `k`) natively when [`runs_natively`] says so;
@@ -45,6 +76,26 @@ pub(crate) unsafe fn try_run(
     {
         // SAFETY: forwarded; `concat_runs` checked the buffers' shapes.
         unsafe { concat(args, &c) };
+        return true;
+    }
+    if let ir::Op::Lrn {
+        alpha,
+        beta,
+        bias,
+        size,
+    } = &ik.op
+        && let Some((x, y, plan)) = lrn_plan(p, k, ik, (*alpha, *beta, *bias, *size))
+    {
+        let n = p.buffer(k.args[x]).numel();
+        // SAFETY: both buffers hold `n` f32s (checked by `lrn_plan`); input and output are
+        // live together, so the memory plan keeps them apart.
+        let (xs, ys) = unsafe {
+            (
+                std::slice::from_raw_parts(args[x] as *const f32, n),
+                std::slice::from_raw_parts_mut(args[y] as *mut f32, n),
+            )
+        };
+        plan.run(xs, ys, pool);
         return true;
     }
     let (ir::Op::MaxPool { pool: attrs, .. } | ir::Op::AveragePool { pool: attrs, .. }) = &ik.op
@@ -177,3 +228,5 @@ unsafe fn concat(args: &[*mut u8], c: &ConcatRuns) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_lrn;

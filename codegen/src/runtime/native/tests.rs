@@ -93,6 +93,7 @@ fn concat_runs_natively_and_equals_the_interpreter() {
 }
 
 /// A one-node pool graph on `x` of `shape`.
+/// A graph of one node `op` on input `x` of `shape`, output `y`.
 fn pool_graph(op: Op, shape: &[usize]) -> Graph {
     let mut g = Graph::new("p");
     let x = g.add_input(
@@ -105,9 +106,14 @@ fn pool_graph(op: Op, shape: &[usize]) -> Graph {
     g
 }
 
-/// Runs the pool `op` on `x` natively (`None` when the interpreter rejects the geometry) and
-/// asserts that it equals the interpreter bit for bit (NaN for NaN).
-fn assert_native_pool_exact(op: &Op, x: &Tensor, threads: usize) -> Option<()> {
+/// Runs the one-node graph of `op` on `x` natively and through the interpreter: (native,
+/// interpreter) outputs as f32, or `None` when the interpreter rejects the geometry. Panics
+/// when the node does not run natively.
+pub(super) fn native_and_interp(
+    op: &Op,
+    x: &Tensor,
+    threads: usize,
+) -> Option<(Vec<f32>, Vec<f32>)> {
     let mut g = pool_graph(op.clone(), x.shape());
     let known = ir::infer::infer_graph_values(&mut g).ok()?;
     let want = ir::interp::run(&g, &[("x".to_string(), x.clone())].into()).ok()?;
@@ -116,7 +122,7 @@ fn assert_native_pool_exact(op: &Op, x: &Tensor, threads: usize) -> Option<()> {
         panic!("one kernel: {}", p.describe())
     };
     let KernelKind::Interp(ik) = &k.kind else {
-        panic!("pools are interpreted")
+        panic!("{op:?} is interpreted")
     };
     let mut input = x.clone().into_parts().2;
     let out_decl = p.buffer(p.outputs[0]);
@@ -136,6 +142,13 @@ fn assert_native_pool_exact(op: &Op, x: &Tensor, threads: usize) -> Option<()> {
     let got = Tensor::new(DType::F32, out_decl.shape.clone(), out).expect("sizes");
     let (g32, w32) = (got.to_f32_vec(), want[0].1.to_f32_vec());
     assert_eq!(g32.len(), w32.len());
+    Some((g32, w32))
+}
+
+/// Runs the pool `op` on `x` natively (`None` when the interpreter rejects the geometry) and
+/// asserts that it equals the interpreter bit for bit (NaN for NaN).
+fn assert_native_pool_exact(op: &Op, x: &Tensor, threads: usize) -> Option<()> {
+    let (g32, w32) = native_and_interp(op, x, threads)?;
     for (i, (a, b)) in g32.iter().zip(&w32).enumerate() {
         assert!(
             a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
