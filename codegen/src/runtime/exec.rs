@@ -11,6 +11,7 @@ use crate::error::CodegenError;
 use crate::kernel::{
     BufferKind, Kernel, KernelKind, LoopSchedule, Program, RowKernel, Schedule, storage_bytes,
 };
+use crate::runtime::copy::CopyPlan;
 use crate::runtime::native;
 use crate::runtime::plan::{ALIGN, MemoryPlan, plan};
 use crate::runtime::pool::Pool;
@@ -27,6 +28,8 @@ enum Step {
         parallel: Option<(usize, usize)>,
     },
     Gemm(Box<GemmPlan>),
+    /// A pointwise kernel that only moves elements, as copies of contiguous runs.
+    Copy(CopyPlan),
     Interp,
 }
 
@@ -68,14 +71,14 @@ impl CompiledProgram {
             match s {
                 Step::Jit { f, resolved, .. } => *resolved = Some(code.get(*f)),
                 Step::Gemm(g) => g.link(&code),
-                Step::Interp => {}
+                Step::Copy(_) | Step::Interp => {}
             }
         }
         let scratch_bytes = steps
             .iter()
             .map(|s| match s {
                 Step::Gemm(g) => g.scratch_bytes(),
-                Step::Jit { .. } | Step::Interp => 0,
+                Step::Jit { .. } | Step::Copy(_) | Step::Interp => 0,
             })
             .max()
             .unwrap_or(0);
@@ -222,6 +225,8 @@ impl CompiledProgram {
                 }
                 // SAFETY: args match the kernel; scratch has the plan's scratch_bytes.
                 Step::Gemm(g) => unsafe { g.run(&args, scratch, pool) },
+                // SAFETY: args match the kernel (the copy reads what its access names).
+                Step::Copy(c) => unsafe { c.run(&args, pool) },
                 Step::Interp => run_interp(p, k, &args, pool)?,
             }
             if let (Some(t), Some(started)) = (times.as_deref_mut(), started) {
@@ -296,6 +301,7 @@ fn compile_kernel(
         }),
     };
     Ok(match &k.kind {
+        KernelKind::Pointwise(pk) if let Some(c) = CopyPlan::new(pk, dtypes) => Step::Copy(c),
         KernelKind::Pointwise(pk) => {
             let s = loops(&k.schedule)?;
             let parallel = parallel_of(&s, &pk.shape);
