@@ -24,7 +24,9 @@ Usage: python benches/compare_ort.py [--tenfold target/release/tenfold] [--threa
            [--runs N] [--warmup N] [--repeat K] [--json] [--json-out FILE] [--no-check]
            [MODEL ...]
 A MODEL is a folder holding model.onnx and inputs.npz, or the name of a fixture or of a
-generated model (gpt2, bert, vit, mlp, gemm1024, softmax, layernorm).
+generated model (gpt2, bert, vit, mlp, gemm1024, softmax, layernorm, gelu), or of a CNN that
+ships inside the onnx package (light_resnet50, light_shufflenet, ...; `light` names them all),
+written into target/bench-models with the input ramp of the conformance cases.
 Exit status 1 when a model failed to run in tenfold or its outputs did not match.
 Run it alone on the machine: a concurrent build makes every number meaningless.
 """
@@ -89,8 +91,12 @@ def resolve_models(names):
             dirs.append(os.path.join(ROOT, "tests", "fixtures", n))
         elif n in bench_models.MODELS:
             dirs.extend(bench_models.ensure([n]))
+        elif n == "light" or n in bench_models.light_names():
+            names = bench_models.light_names() if n == "light" else [n]
+            dirs.extend(bench_models.ensure(names, write=bench_models.write_light))
         else:
-            known = ", ".join(FIXTURES + tuple(bench_models.MODELS))
+            known = ", ".join(FIXTURES + tuple(bench_models.MODELS) + ("light",)
+                              + tuple(bench_models.light_names()))
             raise SystemExit(f"error: '{n}' is neither a folder nor a known model ({known})")
     return dirs
 

@@ -173,6 +173,35 @@ MODELS = {
 }
 
 
+# The light_* CNNs that ship inside the onnx package (AlexNet, ResNet-50, ShuffleNet, ...):
+# their weights are ConstantOfShape fills, so the files are small.
+LIGHT_DIR = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
+
+
+def light_names():
+    """The light models of the installed onnx package, by name (light_resnet50, ...)."""
+    if not os.path.isdir(LIGHT_DIR):
+        return []
+    return sorted(os.path.splitext(f)[0] for f in os.listdir(LIGHT_DIR)
+                  if f.startswith("light_") and f.endswith(".onnx"))
+
+
+def write_light(name, out=DEFAULT_OUT):
+    """Writes a light model's folder: the model as shipped, and the input ramp the conformance
+    cases use (arange / count, f32), so that the expected outputs shipped with it apply."""
+    model = onnx.load(os.path.join(LIGHT_DIR, name + ".onnx"))
+    inits = {i.name for i in model.graph.initializer}
+    inputs = {}
+    for x in model.graph.input:
+        if x.name in inits:
+            continue
+        shape = tuple(d.dim_value if d.HasField("dim_value") else 1
+                      for d in x.type.tensor_type.shape.dim)
+        count = int(np.prod(shape))
+        inputs[x.name] = (np.arange(count).reshape(shape) / count).astype(np.float32)
+    return save_folder(model_dir(name, out), model, inputs)
+
+
 def model_dir(name, out=DEFAULT_OUT):
     return os.path.join(out, name)
 
