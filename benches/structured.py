@@ -84,7 +84,7 @@ import onnxruntime as ort
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import structured_models  # noqa: E402  (benches/structured_models.py, through the path above)
 from compare_ort import (  # noqa: E402  (the shared tenfold runner and output check)
-    TenfoldError, check_timing_args, compare_arrays, last_json_line, tenfold)
+    TenfoldError, check_timing_args, compare_arrays, last_json_line, tenfold, time_ort)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = ("gpt2", "bert", "vit")
@@ -155,17 +155,10 @@ def time_alone(model, threads, feeds, runs, warmup):
     The session is the only one alive while it runs, and is released before this returns."""
     sess = ort_session(model, threads)
     try:
-        for _ in range(warmup):
-            sess.run(None, feeds)
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            sess.run(None, feeds)
-            times.append((time.perf_counter() - t0) * 1e3)
+        return time_ort(sess, feeds, runs, warmup)
     finally:
         del sess
         gc.collect()
-    return statistics.median(times)
 
 
 def time_interleaved(first, second, runs, warmup):

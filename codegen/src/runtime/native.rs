@@ -28,27 +28,26 @@ pub fn runs_natively(p: &Program, k: &Kernel) -> bool {
     if let ir::Op::MaxPool { pool, .. } | ir::Op::AveragePool { pool, .. } = &ik.op {
         return pool_buffers(p, k, ik, pool).is_some();
     }
-    if let ir::Op::Lrn {
-        alpha,
-        beta,
-        bias,
-        size,
-    } = &ik.op
-    {
-        return lrn_plan(p, k, ik, (*alpha, *beta, *bias, *size)).is_some();
+    if let ir::Op::Lrn { .. } = &ik.op {
+        return lrn_plan(p, k, ik).is_some();
     }
     false
 }
 
 /// The (input, output) args and the plan of an LRN over f32 whose output has the input's
 /// shape.
-fn lrn_plan(
-    p: &Program,
-    k: &Kernel,
-    ik: &InterpKernel,
-    (alpha, beta, bias, size): (f32, f32, f32, usize),
-) -> Option<(usize, usize, Lrn)> {
-    let ([Some(x)], [Some(y)]) = (&ik.inputs[..], &ik.outputs[..]) else {
+fn lrn_plan(p: &Program, k: &Kernel, ik: &InterpKernel) -> Option<(usize, usize, Lrn)> {
+    let (
+        ir::Op::Lrn {
+            alpha,
+            beta,
+            bias,
+            size,
+        },
+        [Some(x)],
+        [Some(y)],
+    ) = (&ik.op, &ik.inputs[..], &ik.outputs[..])
+    else {
         return None;
     };
     let (xd, yd) = (p.buffer(k.args[*x]), p.buffer(k.args[*y]));
@@ -56,7 +55,7 @@ fn lrn_plan(
     if !f32s || xd.shape != yd.shape {
         return None;
     }
-    Some((*x, *y, Lrn::new(&xd.shape, alpha, beta, bias, size)?))
+    Some((*x, *y, Lrn::new(&xd.shape, *alpha, *beta, *bias, *size)?))
 }
 
 /// Runs `ik` (the interpreted node of kernel `k`) natively when [`runs_natively`] says so;
@@ -78,14 +77,7 @@ pub(crate) unsafe fn try_run(
         unsafe { concat(args, &c) };
         return true;
     }
-    if let ir::Op::Lrn {
-        alpha,
-        beta,
-        bias,
-        size,
-    } = &ik.op
-        && let Some((x, y, plan)) = lrn_plan(p, k, ik, (*alpha, *beta, *bias, *size))
-    {
+    if let Some((x, y, plan)) = lrn_plan(p, k, ik) {
         let n = p.buffer(k.args[x]).numel();
         // SAFETY: both buffers hold `n` f32s (checked by `lrn_plan`); input and output are
         // live together, so the memory plan keeps them apart.

@@ -319,30 +319,48 @@ fn conv_without_spatial_dims() {
     }
 }
 
+/// A random spatial geometry of rank 1 or 2 whose windows fit the padded input: (input,
+/// kernel, strides, dilations, pads begin, pads end), with input extents below `max_in`,
+/// kernels below `max_k` and strides up to `max_stride`.
+type Geometry = (
+    Vec<usize>,
+    Vec<usize>,
+    Vec<usize>,
+    Vec<usize>,
+    Vec<usize>,
+    Vec<usize>,
+);
+
+fn random_geometry(
+    rng: &mut super::tests::Rng,
+    max_in: usize,
+    max_k: usize,
+    max_stride: usize,
+) -> Geometry {
+    loop {
+        let rank = 1 + rng.below(2);
+        let mut pick =
+            |n: usize, lo: usize| -> Vec<usize> { (0..rank).map(|_| lo + rng.below(n)).collect() };
+        let (input, kernel) = (pick(max_in, 1), pick(max_k, 1));
+        let (strides, dilations) = (pick(max_stride, 1), pick(2, 1));
+        let (pb, pe) = (pick(3, 0), pick(3, 0));
+        if (0..rank).all(|d| input[d] + pb[d] + pe[d] > dilations[d] * (kernel[d] - 1)) {
+            return (input, kernel, strides, dilations, pb, pe);
+        }
+    }
+}
+
 /// Depthwise convolutions (one channel per group) run plane by plane, not as products: random
 /// 1-D and 2-D geometries (strides 1 to 3, dilations, uneven pads, planes narrower and wider
 /// than one block of 8 columns, a fused bias and relu), against the same reference.
 #[test]
 fn depthwise_random_geometries() {
     let mut rng = super::tests::Rng::new(41);
-    let mut checked = 0;
-    while checked < 40 {
-        let rank = 1 + rng.below(2);
+    for i in 0..40u64 {
         let c = 1 + rng.below(6);
-        let pick = |rng: &mut super::tests::Rng, n: usize, lo: usize| -> Vec<usize> {
-            (0..rank).map(|_| lo + rng.below(n)).collect()
-        };
-        let input = pick(&mut rng, 20, 1);
-        let kernel = pick(&mut rng, 5, 1);
-        let strides = pick(&mut rng, 3, 1);
-        let dilations = pick(&mut rng, 2, 1);
-        let (pb, pe) = (pick(&mut rng, 3, 0), pick(&mut rng, 3, 0));
-        let fits = (0..rank).all(|d| input[d] + pb[d] + pe[d] > dilations[d] * (kernel[d] - 1));
-        if !fits {
-            continue;
-        }
+        let (input, kernel, strides, dilations, pb, pe) = random_geometry(&mut rng, 20, 5, 3);
         let batch = 1 + rng.below(2);
-        case(
+        let geo = case(
             batch,
             (c, c, c),
             &input,
@@ -350,9 +368,8 @@ fn depthwise_random_geometries() {
             &strides,
             &dilations,
             (&pb, &pe),
-        )
-        .check(100 + checked as u64, checked % 2 == 1);
-        checked += 1;
+        );
+        geo.check(100 + i, i % 2 == 1);
     }
 }
 
@@ -361,24 +378,13 @@ fn depthwise_random_geometries() {
 #[test]
 fn im2col_random_geometries() {
     let mut rng = super::tests::Rng::new(43);
-    let mut checked = 0;
-    while checked < 30 {
-        let rank = 1 + rng.below(2);
+    for i in 0..30u64 {
         let group = 1 + rng.below(2);
-        let (c_in, c_out) = (group * (1 + rng.below(3)), group * (1 + rng.below(3)));
-        let pick = |rng: &mut super::tests::Rng, n: usize, lo: usize| -> Vec<usize> {
-            (0..rank).map(|_| lo + rng.below(n)).collect()
-        };
-        let input = pick(&mut rng, 16, 1);
-        let kernel = pick(&mut rng, 4, 1);
-        let strides = pick(&mut rng, 4, 1);
-        let dilations = pick(&mut rng, 2, 1);
-        let (pb, pe) = (pick(&mut rng, 3, 0), pick(&mut rng, 3, 0));
-        let fits = (0..rank).all(|d| input[d] + pb[d] + pe[d] > dilations[d] * (kernel[d] - 1));
-        if !fits || (group > 1 && c_in == group && c_out == group) {
-            continue;
-        }
-        case(
+        // At least two channels on one side: one on both would be depthwise.
+        let c_in = group * (1 + rng.below(3));
+        let c_out = group * (if c_in == group { 2 } else { 1 } + rng.below(2));
+        let (input, kernel, strides, dilations, pb, pe) = random_geometry(&mut rng, 16, 4, 4);
+        let geo = case(
             1,
             (c_in, c_out, group),
             &input,
@@ -386,8 +392,7 @@ fn im2col_random_geometries() {
             &strides,
             &dilations,
             (&pb, &pe),
-        )
-        .check(200 + checked as u64, false);
-        checked += 1;
+        );
+        geo.check(200 + i, false);
     }
 }
