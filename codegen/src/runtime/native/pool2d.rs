@@ -9,7 +9,10 @@
 //!
 //! Taps inside the input along one axis form one run `[lo, hi)` per output coordinate (the
 //! input coordinate grows with the tap), so a window is a rectangle of rows and columns.
-//! Columns whose run is every tap ("interior") go through loops without per-column state.
+//! For max, columns whose run is every tap ("interior") go through vector blocks without
+//! per-column state, the others window by window. For average, each plane is first copied
+//! between borders of -0.0 (an exact identity for f64 sums), so that every column goes through
+//! the vector blocks.
 
 use crate::cpu::jit::Width;
 use crate::runtime::pool::Pool;
@@ -84,7 +87,8 @@ pub(super) struct Pool2d {
     rows: Taps,
     cols: Taps,
     interior: (usize, usize),
-    /// Per output position of a plane, what an average divides its sum by.
+    /// Per output position of a plane, what an average divides its sum by, in rows of whole
+    /// blocks of columns (1 past the last column).
     counts: Vec<f64>,
     reduce: Reduce,
 }
@@ -119,9 +123,15 @@ impl Pool2d {
                         t.hi[o] - t.lo[o]
                     }
                 };
+                // Rows of whole blocks (`wide` columns, 1 past the last) so that the divisions
+                // run in vectors to the end of each row.
+                let wide = cols.axis.output.div_ceil(LANES) * LANES;
                 (0..rows.axis.output)
-                    .flat_map(|oy| (0..cols.axis.output).map(move |ox| (oy, ox)))
-                    .map(|(oy, ox)| (count(&rows, oy) * count(&cols, ox)) as f64)
+                    .flat_map(|oy| (0..wide).map(move |ox| (oy, ox)))
+                    .map(|(oy, ox)| match ox < cols.axis.output {
+                        true => (count(&rows, oy) * count(&cols, ox)) as f64,
+                        false => 1.0,
+                    })
                     .collect()
             }
         };
@@ -154,15 +164,25 @@ impl Pool2d {
         let out = OutPtr(y.as_mut_ptr());
         let job = |lo: usize, hi: usize| {
             let o = out;
+            // Averages: one f64 per output column, rounded up to whole spans of blocks.
             let mut acc = match self.reduce {
                 Reduce::Max => Vec::new(),
-                Reduce::Average { .. } => vec![0f64; self.cols.axis.output],
+                Reduce::Average { .. } => {
+                    vec![0f64; self.cols.axis.output.div_ceil(LANES) * LANES + 4 * LANES]
+                }
             };
             let mut rows = Vec::with_capacity(self.rows.axis.kernel);
+            let mut padded = Vec::new();
             for p in lo..hi {
                 // SAFETY: planes are disjoint ranges of `y`, which outlives the call.
                 let yp = unsafe { std::slice::from_raw_parts_mut(o.0.add(p * op), op) };
-                self.plane(&x[p * ip..(p + 1) * ip], yp, &mut acc, &mut rows);
+                self.plane(
+                    &x[p * ip..(p + 1) * ip],
+                    yp,
+                    &mut acc,
+                    &mut rows,
+                    &mut padded,
+                );
             }
         };
         if pool.threads() > 1 && work >= crate::kernel::schedule::PARALLEL_MIN_WORK {
@@ -174,15 +194,22 @@ impl Pool2d {
     }
 
     /// One plane, compiled for the host's vector width.
-    fn plane(&self, x: &[f32], y: &mut [f32], acc: &mut [f64], rows: &mut Vec<usize>) {
+    fn plane(
+        &self,
+        x: &[f32],
+        y: &mut [f32],
+        acc: &mut [f64],
+        rows: &mut Vec<usize>,
+        padded: &mut Vec<f32>,
+    ) {
         match Width::host() {
             // SAFETY: the host has the features (detected by `Width::host`).
             #[cfg(target_arch = "x86_64")]
-            Width::Avx512 => unsafe { self.plane_avx512(x, y, acc, rows) },
+            Width::Avx512 => unsafe { self.plane_avx512(x, y, acc, rows, padded) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            Width::Avx2 => unsafe { self.plane_avx2(x, y, acc, rows) },
-            _ => self.plane_by_stride(x, y, acc, rows),
+            Width::Avx2 => unsafe { self.plane_avx2(x, y, acc, rows, padded) },
+            _ => self.plane_by_stride(x, y, acc, rows, padded),
         }
     }
 
@@ -194,23 +221,38 @@ impl Pool2d {
         y: &mut [f32],
         acc: &mut [f64],
         rows: &mut Vec<usize>,
+        padded: &mut Vec<f32>,
     ) {
-        self.plane_by_stride(x, y, acc, rows)
+        self.plane_by_stride(x, y, acc, rows, padded)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn plane_avx2(&self, x: &[f32], y: &mut [f32], acc: &mut [f64], rows: &mut Vec<usize>) {
-        self.plane_by_stride(x, y, acc, rows)
+    unsafe fn plane_avx2(
+        &self,
+        x: &[f32],
+        y: &mut [f32],
+        acc: &mut [f64],
+        rows: &mut Vec<usize>,
+        padded: &mut Vec<f32>,
+    ) {
+        self.plane_by_stride(x, y, acc, rows, padded)
     }
 
     /// Strides 1 and 2 as constants, so that the blocks' strided loads become shuffles.
     #[inline(always)]
-    fn plane_by_stride(&self, x: &[f32], y: &mut [f32], acc: &mut [f64], rows: &mut Vec<usize>) {
+    fn plane_by_stride(
+        &self,
+        x: &[f32],
+        y: &mut [f32],
+        acc: &mut [f64],
+        rows: &mut Vec<usize>,
+        padded: &mut Vec<f32>,
+    ) {
         match self.cols.axis.stride {
-            1 => self.plane_strided::<1>(x, y, acc, rows),
-            2 => self.plane_strided::<2>(x, y, acc, rows),
-            _ => self.plane_strided::<0>(x, y, acc, rows),
+            1 => self.plane_strided::<1>(x, y, acc, rows, padded),
+            2 => self.plane_strided::<2>(x, y, acc, rows, padded),
+            _ => self.plane_strided::<0>(x, y, acc, rows, padded),
         }
     }
 
@@ -223,7 +265,11 @@ impl Pool2d {
         y: &mut [f32],
         acc: &mut [f64],
         rows: &mut Vec<usize>,
+        padded: &mut Vec<f32>,
     ) {
+        if let Reduce::Average { .. } = self.reduce {
+            return self.average_plane::<S>(x, y, acc, rows, padded);
+        }
         let (r, c) = (&self.rows, &self.cols);
         let (iw, ow) = (c.axis.input, c.axis.output);
         let s = if S == 0 { c.axis.stride } else { S };
@@ -232,67 +278,146 @@ impl Pool2d {
             rows.clear();
             rows.extend((r.lo[oy]..r.hi[oy]).map(|k| r.at(oy, k) * iw));
             let Some(&first) = rows.first() else {
-                // No row inside: every window is empty (max 0, average 0 / count).
-                for (ox, o) in out.iter_mut().enumerate() {
-                    *o = match self.reduce {
-                        Reduce::Max => 0.0,
-                        Reduce::Average { .. } => (-0.0 / self.counts[oy * ow + ox]) as f32,
-                    };
-                }
+                // No row inside: every window is empty, and its maximum 0.
+                out.fill(0.0);
                 continue;
             };
             let (a, b) = self.interior;
+            let (k, d) = (c.axis.kernel, c.axis.dilation);
             for blk in (a..b).step_by(LANES) {
                 // Tap k of column ox reads the row at ox·s + k·d - pad.
                 let col0 = blk * s - c.axis.pad_begin;
-                let (k, d) = (c.axis.kernel, c.axis.dilation);
-                match self.reduce {
-                    Reduce::Max => out[blk..blk + LANES].copy_from_slice(&max_block(
-                        x,
-                        rows,
-                        first + col0,
-                        col0,
-                        s,
-                        k,
-                        d,
-                    )),
-                    Reduce::Average { .. } => {
-                        acc[blk..blk + LANES].copy_from_slice(&sum_block(x, rows, col0, s, k, d))
-                    }
-                }
+                out[blk..blk + LANES].copy_from_slice(&max_block(
+                    x,
+                    rows,
+                    first + col0,
+                    col0,
+                    s,
+                    k,
+                    d,
+                ));
             }
             for ox in (0..a).chain(b..ow) {
                 let (lo, hi) = (c.lo[ox], c.hi[ox]);
                 if lo == hi {
-                    // No tap inside: max 0, an empty sum.
+                    // No tap inside: the maximum of an empty window is 0.
                     out[ox] = 0.0;
-                    if let Some(sum) = acc.get_mut(ox) {
-                        *sum = -0.0;
-                    }
                     continue;
                 }
-                // The column's taps inside: `hi - lo` reads `d` apart from `at(ox, lo)`.
-                let (col0, n, d) = (c.at(ox, lo), hi - lo, c.axis.dilation);
-                match self.reduce {
-                    Reduce::Max => {
-                        // The window's first tap starts the maximum.
-                        let m = fold_taps(x, rows, col0, n, d, x[first + col0], |m, v| {
-                            if v > m { v } else { m }
-                        });
-                        out[ox] = m;
-                    }
-                    Reduce::Average { .. } => {
-                        acc[ox] = fold_taps(x, rows, col0, n, d, -0f64, |s, v| s + v as f64);
-                    }
-                }
-            }
-            if let Reduce::Average { .. } = self.reduce {
-                let counts = &self.counts[oy * ow..(oy + 1) * ow];
-                for ((o, &s), &n) in out.iter_mut().zip(acc.iter()).zip(counts) {
-                    *o = (s / n) as f32;
-                }
+                // The column's taps inside: `hi - lo` reads `d` apart from `at(ox, lo)`; the
+                // window's first tap starts the maximum.
+                let col0 = c.at(ox, lo);
+                out[ox] = fold_taps(x, rows, col0, hi - lo, d, x[first + col0], |m, v| {
+                    if v > m { v } else { m }
+                });
             }
         }
+    }
+}
+
+impl Pool2d {
+    /// One plane of an average with column stride `S` (0: the axis's own). The rows are first
+    /// copied into `padded` with -0.0 on both sides, wide enough for whole blocks: adding -0.0
+    /// leaves every f64 sum as it was (-0.0 + -0.0 is -0.0, x + -0.0 is x, NaN and infinities
+    /// included), so a window summed over all its columns there, taps in window order, equals
+    /// the interpreter's sum over the taps inside, and every column goes through the blocks.
+    /// Rows outside the input are skipped, as the interpreter skips them.
+    #[inline(always)]
+    fn average_plane<const S: usize>(
+        &self,
+        x: &[f32],
+        y: &mut [f32],
+        acc: &mut [f64],
+        rows: &mut Vec<usize>,
+        padded: &mut Vec<f32>,
+    ) {
+        let (r, c) = (&self.rows, &self.cols);
+        let (ih, iw, ow) = (r.axis.input, c.axis.input, c.axis.output);
+        let s = if S == 0 { c.axis.stride } else { S };
+        let (k, d) = (c.axis.kernel, c.axis.dilation);
+        let wide = ow.div_ceil(LANES) * LANES;
+        let wp = (c.axis.pad_begin + iw).max((wide - 1) * s + (k - 1) * d + 1);
+        padded.clear();
+        padded.resize(ih * wp, -0.0);
+        for (iy, line) in x.chunks_exact(iw).enumerate() {
+            copy_short(&mut padded[iy * wp + c.axis.pad_begin..][..iw], line);
+        }
+        for oy in 0..r.axis.output {
+            rows.clear();
+            rows.extend((r.lo[oy]..r.hi[oy]).map(|kk| r.at(oy, kk) * wp));
+            let mut ox = 0;
+            while ox < ow {
+                // Four (or two) blocks at a time where they fit: independent chains of adds.
+                // `acc` has room for whole spans past the last column.
+                if ox + 4 * LANES <= wide {
+                    let sums = sum_span::<{ 4 * LANES }>(padded, rows, ox * s, s, k, d);
+                    acc[ox..ox + 4 * LANES].copy_from_slice(&sums);
+                    ox += 4 * LANES;
+                } else if ox + 2 * LANES <= wide {
+                    let sums = sum_span::<{ 2 * LANES }>(padded, rows, ox * s, s, k, d);
+                    acc[ox..ox + 2 * LANES].copy_from_slice(&sums);
+                    ox += 2 * LANES;
+                } else {
+                    let sums = sum_span::<LANES>(padded, rows, ox * s, s, k, d);
+                    acc[ox..ox + LANES].copy_from_slice(&sums);
+                    ox += LANES;
+                }
+            }
+            // Quotients a block at a time (the last block's extra lanes divide by 1 and are
+            // not stored).
+            let counts = &self.counts[oy * wide..(oy + 1) * wide];
+            let out = &mut y[oy * ow..(oy + 1) * ow];
+            let blocks = acc[..wide]
+                .chunks_exact(LANES)
+                .zip(counts.chunks_exact(LANES));
+            for ((a, n), o) in blocks.zip(out.chunks_mut(LANES)) {
+                let q: [f32; LANES] = std::array::from_fn(|j| (a[j] / n[j]) as f32);
+                copy_short(o, &q);
+            }
+        }
+    }
+}
+
+/// The f64 sums of `W` columns, column j's taps reading each row at `col0 + j·s + k·d`, taps
+/// in window order from -0.0.
+#[inline(always)]
+fn sum_span<const W: usize>(
+    x: &[f32],
+    rows: &[usize],
+    col0: usize,
+    s: usize,
+    kernel: usize,
+    d: usize,
+) -> [f64; W] {
+    let span = (W - 1) * s + 1;
+    let mut acc = [-0f64; W];
+    for &row in rows {
+        for k in 0..kernel {
+            let base = row + col0 + k * d;
+            let src = &x[base..base + span];
+            for (j, aj) in acc.iter_mut().enumerate() {
+                *aj += src[j * s] as f64;
+            }
+        }
+    }
+    acc
+}
+
+/// `dst = src[..dst.len()]` for the short rows of pools (7 to 112 floats), in blocks of 8 moved
+/// as arrays: a `copy_from_slice` of a length known only at run time is a call to `memmove`,
+/// which cost more than the pool itself on 14×14 planes.
+#[inline(always)]
+fn copy_short(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len();
+    let mut i = 0;
+    while i + LANES <= n {
+        let s: [f32; LANES] = src[i..i + LANES].try_into().expect("a block of LANES");
+        dst[i..i + LANES].copy_from_slice(&s);
+        i += LANES;
+    }
+    while i < n {
+        dst[i] = src[i];
+        i += 1;
     }
 }
 
@@ -354,30 +479,6 @@ fn max_block(
         }
     }
     m
-}
-
-/// The f64 sums of `LANES` columns whose taps are all inside, taps in window order.
-#[inline(always)]
-fn sum_block(
-    x: &[f32],
-    rows: &[usize],
-    col0: usize,
-    s: usize,
-    kernel: usize,
-    d: usize,
-) -> [f64; LANES] {
-    let span = (LANES - 1) * s + 1;
-    let mut acc = [-0f64; LANES];
-    for &row in rows {
-        for k in 0..kernel {
-            let base = row + col0 + k * d;
-            let src = &x[base..base + span];
-            for (j, aj) in acc.iter_mut().enumerate() {
-                *aj += src[j * s] as f64;
-            }
-        }
-    }
-    acc
 }
 
 /// The output pointer the workers share.
