@@ -164,25 +164,11 @@ impl Pool2d {
         let out = OutPtr(y.as_mut_ptr());
         let job = |lo: usize, hi: usize| {
             let o = out;
-            // Averages: one f64 per output column, rounded up to whole spans of blocks.
-            let mut acc = match self.reduce {
-                Reduce::Max => Vec::new(),
-                Reduce::Average { .. } => {
-                    vec![0f64; self.cols.axis.output.div_ceil(LANES) * LANES + 4 * LANES]
-                }
-            };
-            let mut rows = Vec::with_capacity(self.rows.axis.kernel);
-            let mut padded = Vec::new();
+            let mut scratch = Scratch::for_plan(self);
             for p in lo..hi {
                 // SAFETY: planes are disjoint ranges of `y`, which outlives the call.
                 let yp = unsafe { std::slice::from_raw_parts_mut(o.0.add(p * op), op) };
-                self.plane(
-                    &x[p * ip..(p + 1) * ip],
-                    yp,
-                    &mut acc,
-                    &mut rows,
-                    &mut padded,
-                );
+                self.plane(&x[p * ip..(p + 1) * ip], yp, &mut scratch);
             }
         };
         if pool.threads() > 1 && work >= crate::kernel::schedule::PARALLEL_MIN_WORK {
@@ -194,82 +180,47 @@ impl Pool2d {
     }
 
     /// One plane, compiled for the host's vector width.
-    fn plane(
-        &self,
-        x: &[f32],
-        y: &mut [f32],
-        acc: &mut [f64],
-        rows: &mut Vec<usize>,
-        padded: &mut Vec<f32>,
-    ) {
+    fn plane(&self, x: &[f32], y: &mut [f32], scratch: &mut Scratch) {
         match Width::host() {
             // SAFETY: the host has the features (detected by `Width::host`).
             #[cfg(target_arch = "x86_64")]
-            Width::Avx512 => unsafe { self.plane_avx512(x, y, acc, rows, padded) },
+            Width::Avx512 => unsafe { self.plane_avx512(x, y, scratch) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            Width::Avx2 => unsafe { self.plane_avx2(x, y, acc, rows, padded) },
-            _ => self.plane_by_stride(x, y, acc, rows, padded),
+            Width::Avx2 => unsafe { self.plane_avx2(x, y, scratch) },
+            _ => self.plane_by_stride(x, y, scratch),
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    unsafe fn plane_avx512(
-        &self,
-        x: &[f32],
-        y: &mut [f32],
-        acc: &mut [f64],
-        rows: &mut Vec<usize>,
-        padded: &mut Vec<f32>,
-    ) {
-        self.plane_by_stride(x, y, acc, rows, padded)
+    unsafe fn plane_avx512(&self, x: &[f32], y: &mut [f32], scratch: &mut Scratch) {
+        self.plane_by_stride(x, y, scratch)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn plane_avx2(
-        &self,
-        x: &[f32],
-        y: &mut [f32],
-        acc: &mut [f64],
-        rows: &mut Vec<usize>,
-        padded: &mut Vec<f32>,
-    ) {
-        self.plane_by_stride(x, y, acc, rows, padded)
+    unsafe fn plane_avx2(&self, x: &[f32], y: &mut [f32], scratch: &mut Scratch) {
+        self.plane_by_stride(x, y, scratch)
     }
 
     /// Strides 1 and 2 as constants, so that the blocks' strided loads become shuffles.
     #[inline(always)]
-    fn plane_by_stride(
-        &self,
-        x: &[f32],
-        y: &mut [f32],
-        acc: &mut [f64],
-        rows: &mut Vec<usize>,
-        padded: &mut Vec<f32>,
-    ) {
+    fn plane_by_stride(&self, x: &[f32], y: &mut [f32], scratch: &mut Scratch) {
         match self.cols.axis.stride {
-            1 => self.plane_strided::<1>(x, y, acc, rows, padded),
-            2 => self.plane_strided::<2>(x, y, acc, rows, padded),
-            _ => self.plane_strided::<0>(x, y, acc, rows, padded),
+            1 => self.plane_strided::<1>(x, y, scratch),
+            2 => self.plane_strided::<2>(x, y, scratch),
+            _ => self.plane_strided::<0>(x, y, scratch),
         }
     }
 
-    /// One plane with column stride `S` (0: the axis's own); `acc` holds one f64 per output
-    /// column for averages, `rows` is room for the offsets of a window's rows.
+    /// One plane with column stride `S` (0: the axis's own).
     #[inline(always)]
-    fn plane_strided<const S: usize>(
-        &self,
-        x: &[f32],
-        y: &mut [f32],
-        acc: &mut [f64],
-        rows: &mut Vec<usize>,
-        padded: &mut Vec<f32>,
-    ) {
+    fn plane_strided<const S: usize>(&self, x: &[f32], y: &mut [f32], scratch: &mut Scratch) {
         if let Reduce::Average { .. } = self.reduce {
-            return self.average_plane::<S>(x, y, acc, rows, padded);
+            return self.average_plane::<S>(x, y, scratch);
         }
+        let rows = &mut scratch.rows;
         let (r, c) = (&self.rows, &self.cols);
         let (iw, ow) = (c.axis.input, c.axis.output);
         let s = if S == 0 { c.axis.stride } else { S };
@@ -323,14 +274,8 @@ impl Pool2d {
     /// the interpreter's sum over the taps inside, and every column goes through the blocks.
     /// Rows outside the input are skipped, as the interpreter skips them.
     #[inline(always)]
-    fn average_plane<const S: usize>(
-        &self,
-        x: &[f32],
-        y: &mut [f32],
-        acc: &mut [f64],
-        rows: &mut Vec<usize>,
-        padded: &mut Vec<f32>,
-    ) {
+    fn average_plane<const S: usize>(&self, x: &[f32], y: &mut [f32], scratch: &mut Scratch) {
+        let Scratch { acc, rows, padded } = scratch;
         let (r, c) = (&self.rows, &self.cols);
         let (ih, iw, ow) = (r.axis.input, c.axis.input, c.axis.output);
         let s = if S == 0 { c.axis.stride } else { S };
@@ -479,6 +424,32 @@ fn max_block(
         }
     }
     m
+}
+
+/// What one worker reuses from plane to plane.
+struct Scratch {
+    /// Averages: one f64 sum per output column, rounded up to whole spans of blocks.
+    acc: Vec<f64>,
+    /// The offsets of a window's rows inside the input.
+    rows: Vec<usize>,
+    /// Averages: the plane between borders of -0.0.
+    padded: Vec<f32>,
+}
+
+impl Scratch {
+    fn for_plan(p: &Pool2d) -> Scratch {
+        let acc = match p.reduce {
+            Reduce::Max => Vec::new(),
+            Reduce::Average { .. } => {
+                vec![0f64; p.cols.axis.output.div_ceil(LANES) * LANES + 4 * LANES]
+            }
+        };
+        Scratch {
+            acc,
+            rows: Vec::with_capacity(p.rows.axis.kernel),
+            padded: Vec::new(),
+        }
+    }
 }
 
 /// The output pointer the workers share.
